@@ -1,0 +1,58 @@
+# Everything a fresh machine needs is done by these targets: a virtualenv with the project and
+# its test tools, and the proving ground (Docker engine, registry, moto server, local ECR, base
+# images), which installs its Debian packages itself when they are missing.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+GROUND := $(PY) -m proving_ground
+PYTEST_ARGS ?=
+
+.PHONY: help setup test unit lint format demo ground-up ground-status ground-down clean
+
+help:
+	@echo "make demo           deploy the example app against the local proving ground"
+	@echo "make test           set everything up and run the whole test suite"
+	@echo "make unit           run the unit tests only (no services)"
+	@echo "make lint           ruff and mypy"
+	@echo "make ground-up      start the proving ground and leave it running (eval its output)"
+	@echo "make ground-status  report each component of the proving ground"
+	@echo "make ground-down    stop what the proving ground started"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+test: setup
+	$(GROUND) run -- $(PY) -m pytest $(PYTEST_ARGS)
+
+unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: setup
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+demo: setup
+	$(GROUND) run -- $(PY) -m scripts.demo
+
+ground-up: setup
+	@$(GROUND) up
+
+ground-status: setup
+	@$(GROUND) status
+
+ground-down: setup
+	@$(GROUND) down
+
+clean: ground-down
+	rm -rf $(VENV) .ground .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,3 @@
+from hybridless.cli import main
+
+raise SystemExit(main())
