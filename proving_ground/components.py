@@ -268,6 +268,8 @@ class BaseImages:
         self.engine_host = engine_host
 
     def up(self, ctx: Context, current: Info | None) -> Info:
+        if current and self.problem(current) is None:
+            return current
         client = docker_client(self.engine_host)
         names = [BASE_IMAGE, *BASE_IMAGE_ALIASES]
         missing = [name for name in names if not _image_exists(client, name)]
