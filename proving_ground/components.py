@@ -319,6 +319,8 @@ class BaseImages:
         return tarball
 
     def problem(self, info: Info) -> str | None:
+        if not docker_answers(self.engine_host):
+            return f"no engine answers at {self.engine_host}"
         client = docker_client(self.engine_host)
         missing = [name for name in info["images"] if not _image_exists(client, name)]
         return f"missing images: {', '.join(missing)}" if missing else None

@@ -18,7 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from proving_ground.components import BaseImages, Context, Engine, Info, Services
+from proving_ground.components import (
+    DEFAULT_DOCKER_HOST,
+    BaseImages,
+    Context,
+    Engine,
+    Info,
+    Services,
+)
 
 ORDER = ("engine", "services", "base-images")
 
@@ -62,7 +69,8 @@ class Ground:
             return Engine()
         if name == "services":
             return Services()
-        return BaseImages(state["engine"]["host"])
+        host = state.get("engine", {}).get("host") or os.environ.get("DOCKER_HOST")
+        return BaseImages(host or DEFAULT_DOCKER_HOST)
 
     def up(self, without: tuple[str, ...] = ()) -> list[str]:
         """Bring every component up; returns the names of those started by this call."""

@@ -3,6 +3,7 @@ configuration, and pid handling that must never stop a stranger."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -14,6 +15,7 @@ import yaml
 from proving_ground import procs
 from proving_ground.components import registry_config
 from proving_ground.ecr_bridge import NOTIFICATION_ENDPOINT, RegistryStep, plan_registry_steps
+from proving_ground.ground import Ground
 
 
 @pytest.mark.parametrize(
@@ -79,3 +81,19 @@ def test_a_process_is_ours_only_while_its_command_line_carries_the_marker(
 def test_wait_until_names_what_it_waited_for() -> None:
     with pytest.raises(procs.GroundError, match="waiting for the impossible"):
         procs.wait_until(lambda: False, 0.1, "the impossible")
+
+
+def test_status_reports_a_half_stopped_ground_instead_of_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    images = {"images": ["hybridless-ground/debian:bookworm"], "started": False}
+    (tmp_path / "state.json").write_text(json.dumps({"base-images": images}))
+
+    status = dict(Ground(tmp_path).status())
+
+    assert status == {
+        "engine": "not up",
+        "services": "not up",
+        "base-images": f"no engine answers at unix://{tmp_path}/no-engine.sock",
+    }
