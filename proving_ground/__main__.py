@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import subprocess
 import sys
 
@@ -72,12 +73,23 @@ def run_command(ground: Ground, without: tuple[str, ...], cmd: list[str]) -> int
     if not cmd:
         print("proving ground: run needs a command after --", file=sys.stderr)
         return 2
+    # A CI timeout sends SIGTERM: turn it into an exit that runs the `finally` below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = ground.up(without)
+    proc = None
     try:
-        return subprocess.call(cmd, env={**os.environ, **ground.env()})
+        proc = subprocess.Popen(cmd, env={**os.environ, **ground.env()})
+        return proc.wait()
     except KeyboardInterrupt:
         return 130
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         stopped = ground.down(only=started)
         if stopped:
             print(f"[ground] stopped what this run started: {', '.join(stopped)}", file=sys.stderr)

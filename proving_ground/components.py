@@ -7,6 +7,7 @@ this ground started it; `env` is what a client needs to reach it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -234,7 +235,7 @@ log:
     disabled: false
 storage:
   filesystem:
-    rootdirectory: {data}
+    rootdirectory: {json.dumps(str(data))}
   delete:
     enabled: true
 http:

@@ -73,27 +73,37 @@ class Ground:
         return BaseImages(host or DEFAULT_DOCKER_HOST)
 
     def up(self, without: tuple[str, ...] = ()) -> list[str]:
-        """Bring every component up; returns the names of those started by this call."""
+        """Bring every component up; returns the names of those started by this call.
+
+        If a component fails, the ones this call started are stopped again before the error
+        is raised: a failed `up` leaves the machine as it found it."""
         started_now: list[str] = []
         with self._locked():
-            state = self.load()
-            for name in ORDER:
-                if name in without:
-                    continue
-                current = state.get(name)
-                began = time.monotonic()
-                info = self.component(name, state).up(self.ctx, current)
-                state[name] = info
-                self._save(state)
-                if info is current:
-                    how = "reused"
-                elif info.get("started"):
-                    how = "started"
-                    started_now.append(name)
-                else:
-                    how = info.get("how", "found")
-                self.log(f"{name}: {how} ({time.monotonic() - began:.1f}s)")
+            try:
+                self._up(without, started_now)
+            except BaseException:
+                self._down(started_now)
+                raise
         return started_now
+
+    def _up(self, without: tuple[str, ...], started_now: list[str]) -> None:
+        state = self.load()
+        for name in ORDER:
+            if name in without:
+                continue
+            current = state.get(name)
+            began = time.monotonic()
+            info = self.component(name, state).up(self.ctx, current)
+            state[name] = info
+            self._save(state)
+            if info is current:
+                how = "reused"
+            elif info.get("started"):
+                how = "started"
+                started_now.append(name)
+            else:
+                how = info.get("how", "found")
+            self.log(f"{name}: {how} ({time.monotonic() - began:.1f}s)")
 
     def status(self) -> list[tuple[str, str | None]]:
         """(component, problem) for every component; problem None means healthy."""
@@ -107,16 +117,19 @@ class Ground:
         return report
 
     def down(self, only: list[str] | None = None) -> list[str]:
-        stopped: list[str] = []
         with self._locked():
-            state = self.load()
-            for name in reversed(ORDER):
-                if name not in state or (only is not None and name not in only):
-                    continue
-                if self.component(name, state).stop(state[name]):
-                    stopped.append(name)
-                del state[name]
-                self._save(state)
+            return self._down(only)
+
+    def _down(self, only: list[str] | None) -> list[str]:
+        stopped: list[str] = []
+        state = self.load()
+        for name in reversed(ORDER):
+            if name not in state or (only is not None and name not in only):
+                continue
+            if self.component(name, state).stop(state[name]):
+                stopped.append(name)
+            del state[name]
+            self._save(state)
         return stopped
 
     def env(self) -> dict[str, str]:

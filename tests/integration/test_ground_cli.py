@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,41 @@ def test_run_gives_the_command_the_endpoints_and_its_exit_code_then_stops(
     assert json.loads((third / "state.json").read_text()) == {
         "engine": {"host": ground.env["DOCKER_HOST"], "started": False}
     }
+
+
+def test_a_terminated_run_stops_its_command_and_what_it_started(
+    ground: GroundHandle, tmp_path: Path
+) -> None:
+    fourth = tmp_path / "fourth"
+    ready = tmp_path / "ready"
+    script = f"import pathlib, time; pathlib.Path({str(ready)!r}).write_text('up'); time.sleep(99)"
+    run = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "proving_ground", "run", "--without", "base-images", "--"),
+            *(sys.executable, "-c", script),
+        ],
+        cwd=REPO,
+        env={**os.environ, "HYBRIDLESS_GROUND_DIR": str(fourth)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        procs.wait_until(ready.exists, 60, "the command to start under the ground")
+        services = json.loads((fourth / "state.json").read_text())["services"]
+        command_pids = [
+            int(p) for p in os.listdir("/proc") if p.isdigit() and script in procs.cmdline(int(p))
+        ]
+        assert command_pids
+
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+    assert run.returncode == 128 + signal.SIGTERM
+    assert "stopped what this run started: services" in stderr
+    for name, pid in services["pids"].items():
+        assert not procs.is_running(pid, services["markers"][name]), f"{name} left running"
+    assert not any(procs.is_running(pid, script) for pid in command_pids)
