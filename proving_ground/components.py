@@ -7,6 +7,7 @@ this ground started it; `env` is what a client needs to reach it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -53,11 +54,21 @@ def ensure_debian_packages(ctx: Context, commands: dict[str, str]) -> None:
             f"missing {', '.join(missing)}: install them (apt-get install -y {' '.join(missing)})"
         )
     ctx.log(f"installing Debian packages: {' '.join(missing)}")
+    _refresh_apt_lists()
+    _apt(["install", "-y", "-qq", *missing])
+
+
+@functools.cache
+def _refresh_apt_lists() -> None:
+    """Once per process, not once per component that installs something."""
+    _apt(["update", "-qq"])
+
+
+def _apt(args: list[str]) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-        result = subprocess.run(argv, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise procs.GroundError(f"{' '.join(argv)} failed:\n{result.stderr[-2000:]}")
+    result = subprocess.run(["apt-get", *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise procs.GroundError(f"apt-get {' '.join(args)} failed:\n{result.stderr[-2000:]}")
 
 
 def docker_client(host: str) -> Any:
