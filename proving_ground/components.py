@@ -91,7 +91,7 @@ class Engine:
     name = "engine"
 
     def up(self, ctx: Context, current: Info | None) -> Info:
-        if current and current.get("started") and self.problem(current) is None:
+        if current and self.problem(current) is None:
             return current
         host = os.environ.get("DOCKER_HOST", DEFAULT_DOCKER_HOST)
         if docker_answers(host):
@@ -168,7 +168,7 @@ class Services:
         port = info["ports"]["moto"]
         argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
         log = self._launch(ctx, info, "moto", argv, f"moto.server -H 127.0.0.1 -p {port}")
-        self._await(f"http://127.0.0.1:{port}/moto-api/data.json", "moto server", log)
+        self._await(health_urls(info["ports"])["moto"], "moto server", log)
 
     def _start_registry(self, ctx: Context, info: Info) -> None:
         ports = info["ports"]
@@ -178,7 +178,7 @@ class Services:
         config.write_text(registry_config(ports["registry"], ports["debug"], ports["bridge"], data))
         argv = ["docker-registry", "serve", str(config)]
         log = self._launch(ctx, info, "registry", argv, str(config))
-        self._await(f"http://127.0.0.1:{ports['registry']}/v2/", "registry", log)
+        self._await(health_urls(ports)["registry"], "registry", log)
 
     def _start_bridge(self, ctx: Context, info: Info) -> None:
         ports = info["ports"]
@@ -192,7 +192,7 @@ class Services:
         ]  # fmt: skip
         marker = f"proving_ground.ecr_bridge --port {ports['bridge']}"
         log = self._launch(ctx, info, "bridge", argv, marker)
-        self._await(f"http://127.0.0.1:{ports['bridge']}/health", "local ECR bridge", log)
+        self._await(health_urls(ports)["bridge"], "local ECR bridge", log)
 
     def _await(self, url: str, what: str, log: Path) -> None:
         try:
@@ -204,13 +204,7 @@ class Services:
         for name, pid in info.get("pids", {}).items():
             if not procs.is_running(pid, info["markers"][name]):
                 return f"{name} (pid {pid}) is not running"
-        ports = info["ports"]
-        checks = {
-            "moto": f"http://127.0.0.1:{ports['moto']}/moto-api/data.json",
-            "registry": f"http://127.0.0.1:{ports['registry']}/v2/",
-            "bridge": f"http://127.0.0.1:{ports['bridge']}/health",
-        }
-        for name, url in checks.items():
+        for name, url in health_urls(info["ports"]).items():
             if procs.http_get(url)[0] != 200:
                 return f"{name} does not answer at {url}"
         return None
@@ -235,6 +229,15 @@ class Services:
             "HYBRIDLESS_GROUND_REGISTRY_LOG": info["logs"]["registry"],
             "HYBRIDLESS_GROUND_REGISTRY_DEBUG": f"http://127.0.0.1:{ports['debug']}",
         }
+
+
+def health_urls(ports: dict[str, int]) -> dict[str, str]:
+    """Where each service answers 200 once it is ready."""
+    return {
+        "moto": f"http://127.0.0.1:{ports['moto']}/moto-api/data.json",
+        "registry": f"http://127.0.0.1:{ports['registry']}/v2/",
+        "bridge": f"http://127.0.0.1:{ports['bridge']}/health",
+    }
 
 
 def registry_config(port: int, debug_port: int, bridge_port: int, data: Path) -> str:

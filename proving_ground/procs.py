@@ -7,7 +7,6 @@ so that stopping it later can never hit an unrelated process that reused the pid
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -116,13 +115,6 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
         return err.code, err.read()
     except (urllib.error.URLError, OSError):
         return 0, b""
-
-
-def http_json(url: str, timeout: float = 2.0) -> Any:
-    status, body = http_get(url, timeout)
-    if status != 200:
-        return None
-    return json.loads(body)
 
 
 def tail(path: Path, lines: int = 15) -> str:
