@@ -24,7 +24,6 @@ the registry (real ECR refuses them) and are logged as not mirrored.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import http.server
 import json
@@ -310,10 +309,6 @@ class Bridge:
                 self.regions.setdefault(repo, scope.group(1))
         self.settle()
 
-        if operation == "PutImage" and "imageDigest" not in request and "imageManifest" in request:
-            request["imageDigest"] = _digest(request["imageManifest"].encode())
-            body = json.dumps(request).encode()
-            headers = {**headers, "Content-Length": str(len(body))}
         doomed: list[str] = []
         if operation == "DeleteRepository":
             doomed = self._digests_in_ecr(repo)
@@ -409,10 +404,6 @@ class Bridge:
         else:
             with self.lock:
                 self.own_deletes.subtract(keys)
-
-
-def _digest(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def make_handler(bridge: Bridge) -> type[http.server.BaseHTTPRequestHandler]:
