@@ -1,0 +1,36 @@
+"""One place where AWS clients are made.
+
+Endpoints are never configured here: boto3 reads `AWS_ENDPOINT_URL` and
+`AWS_ENDPOINT_URL_<SERVICE>` itself, which is how users point any AWS tool at a VPC endpoint,
+a FIPS endpoint or an emulator. Retries use botocore's `standard` mode, which backs off on
+throttling, so a busy account slows a deploy down instead of failing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from hybridless import __version__
+
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 8},
+    user_agent_extra=f"hybridless/{__version__}",
+)
+
+
+class Aws:
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self._session = boto3.session.Session(region_name=region)
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
+        return self._clients[service]
+
+    def account_id(self) -> str:
+        return str(self.client("sts").get_caller_identity()["Account"])

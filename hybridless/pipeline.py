@@ -1,0 +1,297 @@
+"""The deploy, phase by phase, in the one order it always runs.
+
+    config → template check → build → push → package → validate → update → cleanup
+
+Each phase is a function of plain data plus the I/O it exists for; this module only strings
+them together and decides what a failure means. The promise kept here: everything from the
+push on may fail without hurting what is running. Images get a new tag per deploy and are
+referenced by digest, CloudFormation rolls a failed update back, and cleanup, the only phase
+that deletes anything, runs only after the stack reached a `*_COMPLETE` state, and never
+deletes an image a live resource references.
+
+Errors from AWS or the Docker engine are turned into a `PhaseError` naming the phase, so the
+user reads "push failed: ..." rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.parsers import ResponseParserError
+
+from hybridless.aws import Aws
+from hybridless.config import load_app
+from hybridless.errors import HybridlessError, PhaseError
+from hybridless.images import cleanup, push
+from hybridless.images.build import build_image
+from hybridless.images.tags import VALID_TAG, current_commit, generate_tag, is_generated
+from hybridless.model import App, Overrides
+from hybridless.report import Reporter
+from hybridless.stack import package, update
+from hybridless.stack.validate import check_template, validate_uploaded
+from hybridless.template import render, to_json
+
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    config: Path = Path("hybridless.yml")
+    stage: str | None = None
+    region: str | None = None
+    stack_name: str | None = None
+    image_tag: str | None = None
+    registry: str | None = None
+    method: str | None = None
+    preview: bool = False
+    cleanup: bool = True
+    outputs_file: Path | None = None
+
+
+@dataclass
+class DeployResult:
+    image_tag: str
+    images: dict[str, str]
+    stack_name: str
+    stack_status: str
+    change_set_id: str | None
+    outputs: dict[str, str]
+    changed: bool
+    removed_images: list[str] = field(default_factory=list)
+
+    def as_outputs(self) -> dict[str, Any]:
+        """The values a CI step exposes, under the names the action uses."""
+        return {
+            "image-tag": self.image_tag,
+            "images": self.images,
+            "stack-name": self.stack_name,
+            "stack-status": self.stack_status,
+            "change-set-id": self.change_set_id or "",
+            "outputs": self.outputs,
+        }
+
+
+@contextmanager
+def phase(reporter: Reporter, name: str) -> Iterator[None]:
+    """Frame a phase and put its name on any failure coming out of AWS or Docker."""
+    import docker.errors
+    import requests
+
+    with reporter.phase(name):
+        try:
+            yield
+        except HybridlessError:
+            raise
+        except NoCredentialsError:
+            raise PhaseError(
+                name, "no AWS credentials found (environment, profile or role)"
+            ) from None
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            operation = getattr(err, "operation_name", "AWS call")
+            raise PhaseError(
+                name, f"{operation}: {error.get('Code', 'error')}: {error.get('Message', err)}"
+            ) from None
+        except ResponseParserError as err:
+            first = str(err).splitlines()[0] if str(err) else "unreadable response"
+            raise PhaseError(
+                name, f"AWS answered with something that is not an AWS response: {first}"
+            ) from None
+        except BotoCoreError as err:
+            raise PhaseError(name, str(err)) from None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as err:
+            raise PhaseError(name, f"Docker engine: {err}") from None
+
+
+def docker_from_env() -> Any:
+    import docker
+
+    return docker.from_env(timeout=600)
+
+
+def deploy(
+    options: DeployOptions,
+    reporter: Reporter,
+    environ: Mapping[str, str] | None = None,
+    docker_factory: Callable[[], Any] = docker_from_env,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> DeployResult:
+    environ = dict(os.environ if environ is None else environ)
+    with reporter.phase("config"):
+        app = load_app(
+            options.config,
+            Overrides(
+                stage=options.stage,
+                region=options.region,
+                stack_name=options.stack_name,
+                deployment_method=options.method,
+            ),
+            environ,
+        )
+        tag = options.image_tag or generate_tag(
+            now(), current_commit(environ, options.config.parent)
+        )
+        if not VALID_TAG.match(tag):
+            raise PhaseError("config", f"--image-tag {tag!r} is not a valid image tag")
+        reporter.info(
+            f"{app.service} stage {app.stage} in {app.region}: stack {app.stack_name}, "
+            f"{len(app.images)} image(s), image tag {tag}"
+        )
+    with phase(reporter, "template check"):
+        placeholders = {
+            image.name: f"000000000000.dkr.ecr.{app.region}.amazonaws.com/{image.repository}"
+            f"@{PLACEHOLDER_DIGEST}"
+            for image in app.images
+        }
+        check_template(to_json(render(app, placeholders)), app.region, reporter)
+
+    aws = Aws(app.region)
+    docker = None
+    local_names = {
+        image.name: f"hybridless-build/{image.repository}:latest" for image in app.images
+    }
+    with phase(reporter, "build"):
+        docker = docker_factory()
+        for image in app.images:
+            build_image(docker, image, local_names[image.name], reporter)
+
+    images: dict[str, str] = {}
+    with phase(reporter, "push"):
+        ecr = aws.client("ecr")
+        uris = {
+            image.name: push.ensure_repository(ecr, image.repository, dict(app.tags), reporter)
+            for image in app.images
+        }
+        registry_override = options.registry or environ.get("HYBRIDLESS_REGISTRY") or None
+        registry = push.login(ecr, registry_override, reporter)
+        for image in app.images:
+            digest = push.push_image(
+                docker, registry, local_names[image.name], image.repository, tag
+            )
+            push.confirm_in_ecr(ecr, image.repository, digest, tag, registry.address)
+            images[image.name] = f"{uris[image.name]}@{digest}"
+            reporter.info(f"{image.name}: pushed {image.repository}:{tag} ({digest})")
+
+    with phase(reporter, "package"):
+        body = to_json(render(app, images))
+        s3 = aws.client("s3")
+        bucket = app.deployment_bucket or package.default_bucket_name(aws.account_id(), app.region)
+        package.ensure_bucket(s3, bucket, app.region, reporter)
+        record = {
+            "image-tag": tag,
+            "images": images,
+            "stack-name": app.stack_name,
+            "time": now().isoformat(),
+        }
+        packaged = package.upload(
+            s3, bucket, package.deployment_prefix(app.service, app.stage, tag), body, record
+        )
+        reporter.info(f"template ({len(body)} bytes) at s3://{bucket}/{packaged.template_key}")
+
+    with phase(reporter, "validate"):
+        capabilities = validate_uploaded(aws.client("cloudformation"), packaged.template_url)
+
+    with phase(reporter, "update"):
+        stack = update.deploy_stack(
+            aws.client("cloudformation"),
+            update.Request(
+                stack_name=app.stack_name,
+                template_url=packaged.template_url,
+                capabilities=capabilities,
+                tags=stack_tags(app),
+                method=app.deployment_method,
+                deployment_id=tag,
+                template_body=body,
+                preview=options.preview,
+            ),
+            reporter,
+        )
+
+    result = DeployResult(
+        image_tag=tag,
+        images=images,
+        stack_name=app.stack_name,
+        stack_status=stack.status,
+        change_set_id=stack.change_set_id,
+        outputs=stack.outputs,
+        changed=stack.changed,
+    )
+    if options.preview:
+        reporter.info("preview: nothing was changed; cleanup does not run")
+    elif not options.cleanup:
+        reporter.info("cleanup skipped (--no-cleanup)")
+    else:
+        with phase(reporter, "cleanup"):
+            result.removed_images = clean_up(aws, app, result, bucket, reporter)
+    report_result(result, reporter)
+    if options.outputs_file:
+        write_outputs(options.outputs_file, result)
+    return result
+
+
+def stack_tags(app: App) -> dict[str, str]:
+    return {**dict(app.tags), "hybridless:service": app.service, "hybridless:stage": app.stage}
+
+
+def clean_up(
+    aws: Aws, app: App, result: DeployResult, bucket: str, reporter: Reporter
+) -> list[str]:
+    """Delete the images this tool pushed that nothing live uses, then prune old deployment
+    records. Returns `repository@digest` of every image deleted."""
+    s3 = aws.client("s3")
+    records = package.read_records(s3, bucket, app.service, app.stage)
+    recorded_tags = {str(r.get("image-tag")) for r in records}
+    references = cleanup.live_image_references(aws.client, app.stack_name)
+    references.update(result.images.values())
+    live_digests: dict[str, set[str]] = {}
+    live_tags: dict[str, set[str]] = {}
+    for uri in references:
+        repository, digest, tag = cleanup.split_reference(uri)
+        if digest:
+            live_digests.setdefault(repository, set()).add(digest)
+        if tag:
+            live_tags.setdefault(repository, set()).add(tag)
+    ecr = aws.client("ecr")
+    removed: list[str] = []
+    for image in app.images:
+        repository = image.repository
+        doomed = cleanup.plan_deletions(
+            cleanup.list_images(ecr, repository),
+            live_digests.get(repository, set()),
+            live_tags.get(repository, set()) | {result.image_tag},
+            lambda t: is_generated(t) or t in recorded_tags,
+        )
+        failures = cleanup.delete_images(ecr, repository, doomed) if doomed else []
+        for failure in failures:
+            reporter.warning(f"cleanup: {failure}")
+        removed.extend(f"{repository}@{i.digest}" for i in doomed)
+        reporter.info(f"{repository}: removed {len(doomed)} image(s) no longer in use")
+    pruned = package.prune(s3, bucket, records, app.keep_deployments)
+    if pruned:
+        reporter.info(f"pruned {pruned} old deployment(s) from s3://{bucket}")
+    return removed
+
+
+def report_result(result: DeployResult, reporter: Reporter) -> None:
+    state = result.stack_status if result.changed else f"{result.stack_status} (no changes)"
+    reporter.info(f"stack {result.stack_name}: {state}")
+    reporter.info(f"image tag: {result.image_tag}")
+    for name, uri in sorted(result.images.items()):
+        reporter.info(f"image {name}: {uri}")
+    if result.outputs:
+        reporter.table(["output", "value"], sorted(result.outputs.items()))
+
+
+def write_outputs(path: Path, result: DeployResult) -> None:
+    try:
+        path.write_text(json.dumps(result.as_outputs(), indent=2, sort_keys=True) + "\n")
+    except OSError as err:
+        raise PhaseError("outputs", f"cannot write {path}: {err}") from None

@@ -1,0 +1,1 @@
+"""The stack: package the template to S3, validate it, and bring the stack to it."""

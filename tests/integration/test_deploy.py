@@ -1,0 +1,353 @@
+"""`hybridless deploy` of examples/hello on the proving ground, run as users run it.
+
+The command runs as a subprocess with nothing but environment variables pointing it at the
+ground (AWS_ENDPOINT_URL*, HYBRIDLESS_REGISTRY, DOCKER_HOST), like any CI job pointed at AWS.
+Each test deploys its own stage, so stacks and repositories never collide.
+
+What "live" means is read from the AWS APIs here, independently of the tool: the images the
+ECS service's task definition and the Lambda function point at. moto keeps an ECS service on
+the task definition it was created with (CloudFormation updates do not move it), so after an
+update the service still runs the first image: the tool must keep that image too, and does.
+
+The account's existing state is set up first: a network (VPC, two subnets, a security group)
+and the default deployment bucket. The bucket is made here because moto evaluates bucket
+policies without their conditions: the TLS-only policy the tool puts on a bucket it creates
+denies every request on moto (`test_a_created_deployment_bucket_is_private_and_tls_only`
+checks that policy, and the other settings, on its own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from hybridless.report import Reporter
+from hybridless.stack.package import default_bucket_name, ensure_bucket
+from proving_ground import procs
+from tests.conftest import GroundHandle
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
+HYBRIDLESS = Path(sys.executable).parent / "hybridless"
+REPOSITORIES = ("web-0", "greeter-0")
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class Deploy:
+    returncode: int
+    log: str
+    outputs: dict[str, Any] | None
+
+
+@dataclass
+class App:
+    """One copy of examples/hello, deployed to its own stage."""
+
+    directory: Path
+    stage: str
+    env: dict[str, str]
+
+    def deploy(self, *options: str) -> Deploy:
+        outputs = self.directory / "outputs.json"
+        outputs.unlink(missing_ok=True)
+        result = subprocess.run(
+            [
+                str(HYBRIDLESS), "deploy",
+                "--config", str(self.directory / "hybridless.yml"),
+                "--stage", self.stage,
+                "--outputs-file", str(outputs),
+                *options,
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log = result.stdout + result.stderr
+        assert "Traceback" not in log, log
+        loaded = json.loads(outputs.read_text()) if outputs.exists() else None
+        return Deploy(result.returncode, log, loaded)
+
+    def change_code(self, greeting: str) -> None:
+        source = self.directory / "greeting.py"
+        text = source.read_text()
+        start = text.index('TEMPLATE = "') + len('TEMPLATE = "')
+        end = text.index('"', start)
+        source.write_text(text[:start] + greeting + text[end:])
+
+    @property
+    def stack_name(self) -> str:
+        return f"hello-{self.stage}"
+
+    def repository(self, name: str) -> str:
+        return f"hello/{name}-{self.stage}"
+
+    def stored_digests(self) -> dict[str, set[str]]:
+        ecr = boto3.client("ecr")
+        return {
+            name: {
+                image["imageDigest"]
+                for page in ecr.get_paginator("list_images").paginate(
+                    repositoryName=self.repository(name)
+                )
+                for image in page["imageIds"]
+            }
+            for name in REPOSITORIES
+        }
+
+    def function_image(self) -> str:
+        code = boto3.client("lambda").get_function(FunctionName=f"{self.stack_name}-Greeter")
+        return str(code["Code"]["ImageUri"])
+
+    def running_digests(self) -> dict[str, set[str]]:
+        """The images live resources use, as the ECS and Lambda APIs report them."""
+        ecs = boto3.client("ecs")
+        services = ecs.list_services(cluster=self.stack_name)["serviceArns"]
+        web = set()
+        for service in ecs.describe_services(cluster=self.stack_name, services=services)[
+            "services"
+        ]:
+            definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+            web.update(
+                c["image"].split("@")[1]
+                for c in definition["taskDefinition"]["containerDefinitions"]
+            )
+        return {"web-0": web, "greeter-0": {self.function_image().split("@")[1]}}
+
+    def stack_status(self) -> str:
+        stack = boto3.client("cloudformation").describe_stacks(StackName=self.stack_name)
+        return str(stack["Stacks"][0]["StackStatus"])
+
+
+def digests(outputs: dict[str, Any]) -> dict[str, str]:
+    return {name.lower(): uri.split("@")[1] for name, uri in outputs["images"].items()}
+
+
+@pytest.fixture
+def app(ground_env: GroundHandle, tmp_path: Path, unique: str) -> App:
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{n}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for n, z in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(
+        GroupName=f"hello-{unique}", Description="hello tasks", VpcId=vpc
+    )["GroupId"]
+    bucket = default_bucket_name("123456789012", "us-east-1")
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    directory = tmp_path / "hello"
+    shutil.copytree(EXAMPLE, directory)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        **ground_env.env,
+        "VPC_ID": vpc,
+        "SUBNET_A": subnets[0],
+        "SUBNET_B": subnets[1],
+        "SECURITY_GROUP_ID": group,
+        "PYTHON_IMAGE": ground_env.env["HYBRIDLESS_GROUND_BASE_IMAGE"],
+        "LAMBDA_PYTHON_IMAGE": ground_env.env["HYBRIDLESS_GROUND_BASE_IMAGE"],
+        "GITHUB_SHA": COMMIT,
+    }
+    return App(directory, f"t{unique}", env)
+
+
+def answer_of(ground: GroundHandle, image_uri: str) -> dict[str, str]:
+    """Run the pushed web image (pulled from the registry by digest) and ask it for /."""
+    docker = ground.docker()
+    reference = f"{ground.registry}/{image_uri.split('/', 1)[1]}"
+    port = procs.free_port()
+    container = docker.containers.run(
+        reference, detach=True, network_mode="host", environment={"PORT": str(port)}
+    )
+    try:
+        body: dict[str, str] = {}
+
+        def answered() -> bool:
+            nonlocal body
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    body = json.loads(response.read())
+                    return True
+            except OSError:
+                return False
+
+        procs.wait_until(answered, 30, "the web image to answer")
+        return body
+    finally:
+        container.remove(force=True)
+
+
+def test_three_deploys_change_change_and_nothing(app: App, ground: GroundHandle) -> None:
+    first = app.deploy("--method", "direct")
+    assert first.returncode == 0, first.log
+    assert first.outputs is not None
+    assert first.outputs["stack-status"] == "CREATE_COMPLETE"
+    assert first.outputs["stack-name"] == app.stack_name
+    assert first.outputs["image-tag"].endswith("-0123456")
+    outputs = first.outputs["outputs"]
+    assert (
+        outputs["ServiceEndpoint"].startswith("http://") and ".elb." in outputs["ServiceEndpoint"]
+    )
+    assert outputs["GreeterFunctionName"] == f"{app.stack_name}-Greeter"
+    assert outputs["ClusterName"] == app.stack_name
+    assert app.function_image() == first.outputs["images"]["Greeter-0"]
+    assert app.stored_digests() == {
+        name: {digest} for name, digest in digests(first.outputs).items()
+    }
+
+    app.change_code("Good day, {audience}!")
+    second = app.deploy("--method", "direct")
+    assert second.returncode == 0, second.log
+    assert second.outputs is not None
+    assert second.outputs["stack-status"] == "UPDATE_COMPLETE"
+    assert second.outputs["image-tag"] != first.outputs["image-tag"]
+    assert all(digests(second.outputs)[n] != digests(first.outputs)[n] for n in REPOSITORIES)
+    assert second.outputs["outputs"]["GreeterFunctionArn"] == outputs["GreeterFunctionArn"]
+    assert app.function_image() == second.outputs["images"]["Greeter-0"]
+    assert answer_of(ground, second.outputs["images"]["Web-0"]) == {"message": "Good day, world!"}
+    # ECR now holds exactly what runs (per the ECS and Lambda APIs) plus what was just deployed.
+    running = app.running_digests()
+    for name in REPOSITORIES:
+        assert app.stored_digests()[name] == running[name] | {digests(second.outputs)[name]}
+    assert digests(first.outputs)["greeter-0"] not in app.stored_digests()["greeter-0"]
+
+    third = app.deploy("--method", "direct")
+    assert third.returncode == 0, third.log
+    assert third.outputs is not None
+    assert "no changes" in third.log
+    assert third.outputs["image-tag"] not in (
+        first.outputs["image-tag"],
+        second.outputs["image-tag"],
+    )
+    assert digests(third.outputs) == digests(second.outputs)
+    assert third.outputs["stack-status"] == "UPDATE_COMPLETE"
+    assert third.outputs["outputs"] == second.outputs["outputs"]
+    running = app.running_digests()
+    for name in REPOSITORIES:
+        assert app.stored_digests()[name] == running[name] | {digests(third.outputs)[name]}
+
+
+def test_the_change_set_method_shows_previews_and_skips_empty_changes(app: App) -> None:
+    first = app.deploy()
+    assert first.returncode == 0, first.log
+    assert first.outputs is not None
+    assert first.outputs["stack-status"] == "CREATE_COMPLETE"
+    assert first.outputs["change-set-id"].startswith("arn:aws:cloudformation:")
+    assert "Add     WebService" in first.log
+    assert "AWS::Lambda::Function" in first.log
+
+    app.change_code("Preview, {audience}?")
+    preview = app.deploy("--preview")
+    assert preview.returncode == 0, preview.log
+    assert preview.outputs is not None
+    assert "left unexecuted" in preview.log
+    change_set = boto3.client("cloudformation").describe_change_set(
+        ChangeSetName=preview.outputs["change-set-id"]
+    )
+    assert change_set["ExecutionStatus"] == "AVAILABLE"
+    assert app.stack_status() == "CREATE_COMPLETE"
+    assert app.function_image() == first.outputs["images"]["Greeter-0"]
+    stored = app.stored_digests()
+    for name in REPOSITORIES:
+        assert digests(first.outputs)[name] in stored[name]
+        assert digests(preview.outputs)[name] in stored[name]
+
+    update = app.deploy()
+    assert update.returncode == 0, update.log
+    assert update.outputs is not None
+    assert update.outputs["stack-status"] == "UPDATE_COMPLETE"
+    assert app.function_image() == update.outputs["images"]["Greeter-0"]
+
+    unchanged = app.deploy()
+    assert unchanged.returncode == 0, unchanged.log
+    assert unchanged.outputs is not None
+    assert "no changes" in unchanged.log
+    assert unchanged.outputs["change-set-id"] == ""
+    assert unchanged.outputs["stack-status"] == "UPDATE_COMPLETE"
+
+
+def test_a_failing_deploy_leaves_the_live_images_in_place(app: App) -> None:
+    live = app.deploy("--method", "direct")
+    assert live.returncode == 0, live.log
+    assert live.outputs is not None
+
+    # Fails after the push: the deployment bucket's policy refuses this identity's uploads.
+    locked = f"locked-{app.stage}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=locked)
+    s3.put_bucket_policy(
+        Bucket=locked,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"arn:aws:s3:::{locked}/*",
+                    }
+                ],
+            }
+        ),
+    )
+    config = app.directory / "hybridless.yml"
+    config.write_text(
+        config.read_text().replace("provider:\n", f"provider:\n  deploymentBucket: {locked}\n", 1)
+    )
+    app.change_code("Broken, {audience}.")
+    failed = app.deploy("--method", "direct")
+
+    assert failed.returncode == 1, failed.log
+    assert failed.outputs is None
+    assert "error: package failed: PutObject" in failed.log
+    assert "── cleanup" not in failed.log
+    stored = app.stored_digests()
+    for name, digest in digests(live.outputs).items():
+        assert digest in stored[name], f"{name}: the live image was removed"
+    assert len(stored["greeter-0"]) == 2, "the failed deploy's image is kept until a success"
+    assert app.function_image() == live.outputs["images"]["Greeter-0"]
+    assert app.stack_status() == "CREATE_COMPLETE"
+
+
+def test_a_created_deployment_bucket_is_private_and_tls_only(
+    ground_env: GroundHandle, unique: str
+) -> None:
+    s3 = boto3.client("s3")
+    bucket = f"deployments-{unique}"
+
+    ensure_bucket(s3, bucket, "us-east-1", Reporter())
+
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    [statement] = policy["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert f"arn:aws:s3:::{bucket}/*" in statement["Resource"]
+
+    # A second call leaves an existing bucket as it is.
+    ensure_bucket(s3, bucket, "us-east-1", Reporter())
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
