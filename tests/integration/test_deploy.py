@@ -351,3 +351,17 @@ def test_a_created_deployment_bucket_is_private_and_tls_only(
     # A second call leaves an existing bucket as it is.
     ensure_bucket(s3, bucket, "us-east-1", Reporter())
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_a_build_failure_stops_before_anything_reaches_aws(app: App) -> None:
+    dockerfile = app.directory / "Dockerfile.web"
+    dockerfile.write_text(dockerfile.read_text().replace("COPY greeting.py", "COPY missing.py"))
+
+    failed = app.deploy()
+
+    assert failed.returncode == 1, failed.log
+    assert "error: build failed: Web-0 (Dockerfile.web):" in failed.log
+    assert "missing.py" in failed.log
+    assert "── push" not in failed.log
+    repositories = boto3.client("ecr").describe_repositories()["repositories"]
+    assert not [r for r in repositories if r["repositoryName"].endswith(app.stage)]
