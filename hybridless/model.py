@@ -643,34 +643,15 @@ def _check_routes(r: _Reader, events: list[Event]) -> None:
         for number, route in enumerate(event.routes):
             if not route.priority:
                 continue
-            where = dotted(
-                (
-                    "hybridless",
-                    "functions",
-                    event.function,
-                    "events",
-                    event.index,
-                    "routes",
-                    number,
-                    "priority",
-                )
-            )
+            path = ("hybridless", "functions", event.function, "events", event.index,
+                    "routes", number, "priority")  # fmt: skip
             if route.priority in seen:
                 r.fail(
-                    (
-                        "hybridless",
-                        "functions",
-                        event.function,
-                        "events",
-                        event.index,
-                        "routes",
-                        number,
-                        "priority",
-                    ),
+                    path,
                     f"{route.priority} is already used by {seen[route.priority]}; "
                     "priorities must be unique on a listener",
                 )
-            seen[route.priority] = where
+            seen[route.priority] = dotted(path)
 
 
 def assign_priorities(events: tuple[Event, ...]) -> dict[tuple[str, int, int], int]:
