@@ -18,6 +18,7 @@ checks that policy, and the other settings, on its own).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -365,3 +366,36 @@ def test_a_build_failure_stops_before_anything_reaches_aws(app: App) -> None:
     assert "── push" not in failed.log
     repositories = boto3.client("ecr").describe_repositories()["repositories"]
     assert not [r for r in repositories if r["repositoryName"].endswith(app.stage)]
+
+
+def test_a_preview_of_a_new_stack_then_a_deploy_creates_it(app: App) -> None:
+    preview = app.deploy("--preview")
+    assert preview.returncode == 0, preview.log
+    assert "stack hello-" in preview.log and ": create (changeset)" in preview.log
+    assert app.stack_status() == "REVIEW_IN_PROGRESS"
+
+    created = app.deploy("--method", "direct")
+
+    assert created.returncode == 0, created.log
+    assert "is REVIEW_IN_PROGRESS: it never ran, so it is deleted and created again" in created.log
+    assert created.outputs is not None
+    assert created.outputs["stack-status"] == "CREATE_COMPLETE"
+    assert app.stack_status() == "CREATE_COMPLETE"
+
+
+def test_the_registry_password_is_masked_before_anything_could_print_it(app: App) -> None:
+    token = boto3.client("ecr").get_authorization_token()["authorizationData"][0]
+    password = base64.b64decode(token["authorizationToken"]).decode().partition(":")[2]
+    assert password
+    app.env["GITHUB_ACTIONS"] = "true"
+
+    result = app.deploy("--preview")
+
+    assert result.returncode == 0, result.log
+    lines = result.log.splitlines()
+    mask_lines = [n for n, line in enumerate(lines) if line == f"::add-mask::{password}"]
+    assert len(mask_lines) == 1, "GitHub is told to mask the password exactly once"
+    assert [n for n, line in enumerate(lines) if password in line] == mask_lines
+    first_push = next(n for n, line in enumerate(lines) if ": pushed " in line)
+    assert mask_lines[0] < first_push
+    assert f"::add-mask::{token['authorizationToken']}" in lines
