@@ -27,14 +27,17 @@ class Reporter:
 
     def mask(self, secret: str) -> None:
         """Hide `secret` from everything written from now on; call it before the secret could
-        reach any message."""
-        if not secret or secret in self._secrets:
-            return
-        self._secrets.append(secret)
+        reach any message. A multi-line secret is masked line by line too, because a workflow
+        command is one line: `::add-mask::` of the whole would leave its other lines in clear."""
+        parts = [secret, *(line for line in secret.splitlines() if line.strip())]
+        for part in dict.fromkeys(parts):
+            if not part or part in self._secrets:
+                continue
+            self._secrets.append(part)
+            if self._github and "\n" not in part and "\r" not in part:
+                self._stream.write(f"::add-mask::{part}\n")
         self._secrets.sort(key=len, reverse=True)
-        if self._github:
-            self._stream.write(f"::add-mask::{secret}\n")
-            self._stream.flush()
+        self._stream.flush()
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
