@@ -33,7 +33,7 @@ from hybridless.errors import HybridlessError, PhaseError
 from hybridless.images import cleanup, push
 from hybridless.images.build import build_image
 from hybridless.images.tags import VALID_TAG, current_commit, generate_tag, is_generated
-from hybridless.model import App, Overrides
+from hybridless.model import App, Image, Overrides
 from hybridless.report import Reporter
 from hybridless.stack import package, update
 from hybridless.stack.validate import check_template, validate_uploaded
@@ -126,79 +126,25 @@ def deploy(
 ) -> DeployResult:
     environ = dict(os.environ if environ is None else environ)
     with reporter.phase("config"):
-        app = load_app(
-            options.config,
-            Overrides(
-                stage=options.stage,
-                region=options.region,
-                stack_name=options.stack_name,
-                deployment_method=options.method,
-            ),
-            environ,
-        )
-        tag = options.image_tag or generate_tag(
-            now(), current_commit(environ, options.config.parent)
-        )
-        if not VALID_TAG.match(tag):
-            raise PhaseError("config", f"--image-tag {tag!r} is not a valid image tag")
-        reporter.info(
-            f"{app.service} stage {app.stage} in {app.region}: stack {app.stack_name}, "
-            f"{len(app.images)} image(s), image tag {tag}"
-        )
+        app, tag = load(options, environ, now(), reporter)
     with phase(reporter, "template check"):
-        placeholders = {
-            image.name: f"000000000000.dkr.ecr.{app.region}.amazonaws.com/{image.repository}"
-            f"@{PLACEHOLDER_DIGEST}"
-            for image in app.images
-        }
-        check_template(to_json(render(app, placeholders)), app.region, reporter)
-
-    aws = Aws(app.region)
-    docker = None
-    local_names = {
-        image.name: f"hybridless-build/{image.repository}:latest" for image in app.images
-    }
+        check_template(to_json(render(app, placeholder_images(app))), app.region, reporter)
     with phase(reporter, "build"):
         docker = docker_factory()
         for image in app.images:
-            build_image(docker, image, local_names[image.name], reporter)
-
-    images: dict[str, str] = {}
+            build_image(docker, image, local_name(image), reporter)
+    aws = Aws(app.region)
+    registry = options.registry or environ.get("HYBRIDLESS_REGISTRY") or None
     with phase(reporter, "push"):
-        ecr = aws.client("ecr")
-        uris = {
-            image.name: push.ensure_repository(ecr, image.repository, dict(app.tags), reporter)
-            for image in app.images
-        }
-        registry_override = options.registry or environ.get("HYBRIDLESS_REGISTRY") or None
-        registry = push.login(ecr, registry_override, reporter)
-        for image in app.images:
-            digest = push.push_image(
-                docker, registry, local_names[image.name], image.repository, tag
-            )
-            push.confirm_in_ecr(ecr, image.repository, digest, tag, registry.address)
-            images[image.name] = f"{uris[image.name]}@{digest}"
-            reporter.info(f"{image.name}: pushed {image.repository}:{tag} ({digest})")
-
+        images = push_images(aws.client("ecr"), docker, app, tag, registry, reporter)
     with phase(reporter, "package"):
         body = to_json(render(app, images))
-        s3 = aws.client("s3")
         bucket = app.deployment_bucket or package.default_bucket_name(aws.account_id(), app.region)
-        package.ensure_bucket(s3, bucket, app.region, reporter)
-        record = {
-            "image-tag": tag,
-            "images": images,
-            "stack-name": app.stack_name,
-            "time": now().isoformat(),
-        }
-        packaged = package.upload(
-            s3, bucket, package.deployment_prefix(app.service, app.stage, tag), body, record
+        packaged = package_template(
+            aws.client("s3"), app, bucket, tag, images, body, now(), reporter
         )
-        reporter.info(f"template ({len(body)} bytes) at s3://{bucket}/{packaged.template_key}")
-
     with phase(reporter, "validate"):
         capabilities = validate_uploaded(aws.client("cloudformation"), packaged.template_url)
-
     with phase(reporter, "update"):
         stack = update.deploy_stack(
             aws.client("cloudformation"),
@@ -229,12 +175,93 @@ def deploy(
     elif not options.cleanup:
         reporter.info("cleanup skipped (--no-cleanup)")
     else:
-        with phase(reporter, "cleanup"):
-            result.removed_images = clean_up(aws, app, result, bucket, reporter)
+        try:
+            with phase(reporter, "cleanup"):
+                result.removed_images = clean_up(aws, app, result, bucket, reporter)
+        except HybridlessError as err:
+            reporter.warning(
+                f"{err}; nothing more was deleted, the deploy itself succeeded, and the next "
+                "successful deploy cleans up again"
+            )
     report_result(result, reporter)
     if options.outputs_file:
         write_outputs(options.outputs_file, result)
     return result
+
+
+def load(
+    options: DeployOptions, environ: Mapping[str, str], now: datetime, reporter: Reporter
+) -> tuple[App, str]:
+    """The app and this deploy's image tag."""
+    overrides = Overrides(
+        stage=options.stage,
+        region=options.region,
+        stack_name=options.stack_name,
+        deployment_method=options.method,
+    )
+    app = load_app(options.config, overrides, environ)
+    tag = options.image_tag or generate_tag(now, current_commit(environ, options.config.parent))
+    if not VALID_TAG.match(tag):
+        raise PhaseError("config", f"--image-tag {tag!r} is not a valid image tag")
+    reporter.info(
+        f"{app.service} stage {app.stage} in {app.region}: stack {app.stack_name}, "
+        f"{len(app.images)} image(s), image tag {tag}"
+    )
+    return app, tag
+
+
+def placeholder_images(app: App) -> dict[str, str]:
+    """Image references of the right shape, for checking the template before any build."""
+    return {
+        image.name: f"000000000000.dkr.ecr.{app.region}.amazonaws.com/{image.repository}"
+        f"@{PLACEHOLDER_DIGEST}"
+        for image in app.images
+    }
+
+
+def local_name(image: Image) -> str:
+    return f"hybridless-build/{image.repository}:latest"
+
+
+def push_images(
+    ecr: Any, docker: Any, app: App, tag: str, registry_override: str | None, reporter: Reporter
+) -> dict[str, str]:
+    """Push every image under `tag`; {image name: repository URI @ digest}."""
+    uris = {
+        image.name: push.ensure_repository(ecr, image.repository, dict(app.tags), reporter)
+        for image in app.images
+    }
+    registry = push.login(ecr, registry_override, reporter)
+    images = {}
+    for image in app.images:
+        digest = push.push_image(docker, registry, local_name(image), image.repository, tag)
+        push.confirm_in_ecr(ecr, image.repository, digest, tag, registry.address)
+        images[image.name] = f"{uris[image.name]}@{digest}"
+        reporter.info(f"{image.name}: pushed {image.repository}:{tag} ({digest})")
+    return images
+
+
+def package_template(
+    s3: Any,
+    app: App,
+    bucket: str,
+    tag: str,
+    images: Mapping[str, str],
+    body: str,
+    now: datetime,
+    reporter: Reporter,
+) -> package.Package:
+    package.ensure_bucket(s3, bucket, app.region, reporter)
+    record = {
+        "image-tag": tag,
+        "images": dict(images),
+        "stack-name": app.stack_name,
+        "time": now.isoformat(),
+    }
+    prefix = package.deployment_prefix(app.service, app.stage, tag)
+    packaged = package.upload(s3, bucket, prefix, body, record)
+    reporter.info(f"template ({len(body)} bytes) at s3://{bucket}/{packaged.template_key}")
+    return packaged
 
 
 def stack_tags(app: App) -> dict[str, str]:

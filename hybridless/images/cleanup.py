@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from hybridless.errors import PhaseError
 
 BATCH = 100
 
@@ -78,6 +78,11 @@ def live_image_references(aws_clients: Callable[[str], Any], stack_name: str) ->
     references: set[str] = set()
     ecs = aws_clients("ecs")
     lambda_ = aws_clients("lambda")
+    clusters = [
+        r["PhysicalResourceId"]
+        for r in resources
+        if r["ResourceType"] == "AWS::ECS::Cluster" and r.get("PhysicalResourceId")
+    ]
     task_definitions: set[str] = set()
     for resource in resources:
         kind = resource["ResourceType"]
@@ -87,7 +92,7 @@ def live_image_references(aws_clients: Callable[[str], Any], stack_name: str) ->
         if kind == "AWS::ECS::TaskDefinition":
             task_definitions.add(physical)
         elif kind == "AWS::ECS::Service":
-            task_definitions.update(_service_task_definitions(ecs, physical))
+            task_definitions.update(_service_task_definitions(ecs, physical, clusters))
         elif kind == "AWS::Lambda::Function":
             references.update(_function_images(lambda_, physical))
     for arn in sorted(task_definitions):
@@ -98,21 +103,24 @@ def live_image_references(aws_clients: Callable[[str], Any], stack_name: str) ->
     return references
 
 
-def _service_task_definitions(ecs: Any, service_arn: str) -> Iterator[str]:
-    """The revisions a service runs, including those of a deployment still in flight."""
-    cluster = _cluster_of(service_arn)
+def _service_task_definitions(ecs: Any, service_arn: str, clusters: list[str]) -> list[str]:
+    """The revisions a service runs, including those of a deployment still in flight. Not
+    knowing is an error, never an empty answer: an empty answer would let cleanup delete the
+    image a service runs."""
+    cluster = _cluster_of(service_arn) or (clusters[0] if len(clusters) == 1 else None)
     if not cluster:
-        return
-    try:
-        services = ecs.describe_services(cluster=cluster, services=[service_arn])["services"]
-    except ClientError:
-        return
+        raise PhaseError("cleanup", f"cannot tell which cluster runs {service_arn}")
+    services = ecs.describe_services(cluster=cluster, services=[service_arn])["services"]
+    if not services:
+        raise PhaseError("cleanup", f"ECS does not describe {service_arn}")
+    revisions = []
     for service in services:
         if service.get("taskDefinition"):
-            yield service["taskDefinition"]
-        for deployment in service.get("deployments", []):
-            if deployment.get("taskDefinition"):
-                yield deployment["taskDefinition"]
+            revisions.append(service["taskDefinition"])
+        revisions.extend(
+            d["taskDefinition"] for d in service.get("deployments", []) if d.get("taskDefinition")
+        )
+    return revisions
 
 
 def _cluster_of(service_arn: str) -> str | None:

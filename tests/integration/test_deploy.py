@@ -399,3 +399,34 @@ def test_the_registry_password_is_masked_before_anything_could_print_it(app: App
     first_push = next(n for n, line in enumerate(lines) if ": pushed " in line)
     assert mask_lines[0] < first_push
     assert f"::add-mask::{token['authorizationToken']}" in lines
+
+
+def test_cleanup_removes_recorded_tags_and_keeps_images_tagged_by_people(app: App) -> None:
+    first = app.deploy("--method", "direct", "--image-tag", "release-a")
+    assert first.returncode == 0, first.log
+    assert first.outputs is not None
+    # Someone tags the first web image by hand, as a release they want to keep.
+    ecr = boto3.client("ecr")
+    web = app.repository("web-0")
+    manifest = ecr.batch_get_image(repositoryName=web, imageIds=[{"imageTag": "release-a"}])[
+        "images"
+    ][0]["imageManifest"]
+    ecr.put_image(repositoryName=web, imageManifest=manifest, imageTag="keep-me")
+
+    app.change_code("Next, {audience}.")
+    second = app.deploy("--method", "direct", "--image-tag", "release-b")
+
+    assert second.returncode == 0, second.log
+    assert second.outputs is not None
+    assert second.outputs["image-tag"] == "release-b"
+    stored = app.stored_digests()
+    # release-a was pushed by the tool (its deployment record says so) and nothing uses it.
+    assert stored["greeter-0"] == {digests(second.outputs)["greeter-0"]}
+    # The web image carries a tag the tool did not make: it stays.
+    assert digests(first.outputs)["web-0"] in stored["web-0"]
+    tags = {
+        image.get("imageTag")
+        for image in ecr.list_images(repositoryName=web)["imageIds"]
+        if image["imageDigest"] == digests(first.outputs)["web-0"]
+    }
+    assert "keep-me" in tags
