@@ -14,12 +14,14 @@ name the repository's canonical URI with the pushed digest.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+from docker import errors as docker_errors
 
 from hybridless.errors import PhaseError
 from hybridless.report import Reporter
@@ -114,7 +116,8 @@ def push_image(docker: Any, registry: Registry, local_name: str, repository: str
                 raise PhaseError("push", f"{repository}:{tag} to {registry.address}: {detail}")
             digest = chunk.get("aux", {}).get("Digest", digest)
     finally:
-        docker.api.remove_image(f"{remote}:{tag}", noprune=True)
+        with contextlib.suppress(docker_errors.DockerException):
+            docker.api.remove_image(f"{remote}:{tag}", noprune=True)
     if not digest:
         raise PhaseError("push", f"{repository}:{tag}: the registry reported no digest")
     return str(digest)

@@ -430,3 +430,20 @@ def test_cleanup_removes_recorded_tags_and_keeps_images_tagged_by_people(app: Ap
         if image["imageDigest"] == digests(first.outputs)["web-0"]
     }
     assert "keep-me" in tags
+
+
+def test_a_failing_build_step_shows_its_output(app: App) -> None:
+    dockerfile = app.directory / "Dockerfile.lambda"
+    dockerfile.write_text(
+        dockerfile.read_text()
+        + 'RUN echo "checking greeter.py" && echo "SyntaxError: invalid syntax" && exit 3\n'
+    )
+
+    failed = app.deploy()
+
+    assert failed.returncode == 1, failed.log
+    assert "error: build failed: Greeter-0 (Dockerfile.lambda):" in failed.log
+    assert "returned a non-zero code: 3" in failed.log
+    error = failed.log[failed.log.index("error: build failed") :]
+    assert "| checking greeter.py" in error
+    assert "| SyntaxError: invalid syntax" in error
