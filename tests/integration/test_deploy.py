@@ -447,3 +447,46 @@ def test_a_failing_build_step_shows_its_output(app: App) -> None:
     error = failed.log[failed.log.index("error: build failed") :]
     assert "| checking greeter.py" in error
     assert "| SyntaxError: invalid syntax" in error
+
+
+def test_repositories_are_created_safe_and_a_team_policy_is_kept(app: App) -> None:
+    ecr = boto3.client("ecr")
+    own_policy = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": 7,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
+    ecr.create_repository(repositoryName=app.repository("greeter-0"))
+    ecr.put_lifecycle_policy(
+        repositoryName=app.repository("greeter-0"), lifecyclePolicyText=own_policy
+    )
+
+    result = app.deploy("--preview")
+
+    assert result.returncode == 0, result.log
+    [created] = ecr.describe_repositories(repositoryNames=[app.repository("web-0")])["repositories"]
+    assert created["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert created["encryptionConfiguration"]["encryptionType"] == "AES256"
+    tags = ecr.list_tags_for_resource(resourceArn=created["repositoryArn"])["tags"]
+    assert {"Key": "app", "Value": "hello"} in tags
+    failsafe = json.loads(
+        ecr.get_lifecycle_policy(repositoryName=app.repository("web-0"))["lifecyclePolicyText"]
+    )
+    assert failsafe["rules"][0]["selection"] == {
+        "tagStatus": "tagged",
+        "tagPatternList": ["*"],
+        "countType": "imageCountMoreThan",
+        "countNumber": 100,
+    }
+    kept = ecr.get_lifecycle_policy(repositoryName=app.repository("greeter-0"))
+    assert json.loads(kept["lifecyclePolicyText"]) == json.loads(own_policy)
