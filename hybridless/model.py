@@ -467,14 +467,18 @@ def _function(
         if kind is None and event:
             r.fail((*event_path, "eventType"), "is required (httpd or lambdaContainer)")
             continue
-        image = _image(r, event_path, name, index, service, stage, base_dir, build_args)
-        environment = _merge(function_env, r.pairs((*event_path, "environment")))
+        common = _Common(
+            function=name,
+            index=index,
+            image=_image(r, event_path, name, index, service, stage, base_dir, build_args),
+            memory=memory,
+            timeout=timeout,
+            environment=_merge(function_env, r.pairs((*event_path, "environment"))),
+        )
         if kind == "httpd":
-            events.append(_httpd(r, event_path, name, index, image, memory, environment))
+            events.append(_httpd(r, event_path, common))
         elif kind == "lambdaContainer":
-            events.append(
-                _lambda_container(r, event_path, name, index, image, memory, timeout, environment)
-            )
+            events.append(_lambda_container(r, event_path, common))
         elif kind in EVENT_TYPES_NOT_YET:
             r.fail((*event_path, "eventType"), f"{kind!r} events are not supported yet")
         else:
@@ -513,15 +517,20 @@ def _image(
 COMMON_EVENT_KEYS = {"eventType", "runtime", "dockerFile", "dockerBuildArgs", "environment"}
 
 
-def _httpd(
-    r: _Reader,
-    path: Path_,
-    function: str,
-    index: int,
-    image: Image,
-    memory: int,
-    environment: tuple[tuple[str, str], ...],
-) -> HttpdEvent:
+@dataclass(frozen=True)
+class _Common:
+    """What every event of a function shares: read once, passed to each event kind."""
+
+    function: str
+    index: int
+    image: Image
+    memory: int
+    timeout: int
+    environment: tuple[tuple[str, str], ...]
+
+
+def _httpd(r: _Reader, path: Path_, common: _Common) -> HttpdEvent:
+    memory = common.memory
     r.keys(
         path,
         COMMON_EVENT_KEYS
@@ -553,13 +562,13 @@ def _httpd(
             f"{memory} MiB does not fit Fargate cpu {cpu} (allowed: {_sizes(sizes)})",
         )
     interval = r.integer((*path, "healthCheckInterval"), 15, 5, 300)
-    timeout = r.integer((*path, "healthCheckTimeout"), 10, 2, 120)
-    if timeout >= interval:
+    health_timeout = r.integer((*path, "healthCheckTimeout"), 10, 2, 120)
+    if health_timeout >= interval:
         r.fail((*path, "healthCheckTimeout"), "must be shorter than healthCheckInterval")
     return HttpdEvent(
-        function=function,
-        index=index,
-        image=image,
+        function=common.function,
+        index=common.index,
+        image=common.image,
         cpu=cpu,
         memory=memory,
         concurrency=r.integer((*path, "concurrency"), 1, 0, 1000),
@@ -568,26 +577,18 @@ def _httpd(
         health=HealthCheck(
             path=r.string((*path, "healthCheckRoute"), default="/") or "/",
             interval=interval,
-            timeout=timeout,
+            timeout=health_timeout,
             healthy_count=r.integer((*path, "healthCheckHealthyCount"), 2, 2, 10),
             unhealthy_count=r.integer((*path, "healthCheckUnhealthyCount"), 5, 2, 10),
             status_code=r.string((*path, "healthCheckStatusCode"), default="200") or "200",
         ),
         deregistration_delay=r.integer((*path, "deregistrationDelay"), 30, 0, 3600),
-        environment=environment,
+        environment=common.environment,
     )
 
 
-def _lambda_container(
-    r: _Reader,
-    path: Path_,
-    function: str,
-    index: int,
-    image: Image,
-    memory: int,
-    timeout: int,
-    environment: tuple[tuple[str, str], ...],
-) -> LambdaContainerEvent:
+def _lambda_container(r: _Reader, path: Path_, common: _Common) -> LambdaContainerEvent:
+    memory = common.memory
     r.keys(
         path, COMMON_EVENT_KEYS | {"protocol", "reservedConcurrency"}, NOT_YET["lambdaContainer"]
     )
@@ -598,15 +599,15 @@ def _lambda_container(
         r.fail((*path[:-2], "memory"), f"{memory} MiB is more than Lambda allows (10240)")
     reserved = r.get((*path, "reservedConcurrency"))
     return LambdaContainerEvent(
-        function=function,
-        index=index,
-        image=image,
+        function=common.function,
+        index=common.index,
+        image=common.image,
         memory=memory,
-        timeout=timeout,
+        timeout=common.timeout,
         reserved_concurrency=(
             None if reserved is None else r.integer((*path, "reservedConcurrency"), 0, 0, 100000)
         ),
-        environment=environment,
+        environment=common.environment,
     )
 
 
