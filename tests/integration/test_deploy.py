@@ -19,6 +19,7 @@ checks that policy, and the other settings, on its own).
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from typing import Any
 import boto3
 import pytest
 
+from hybridless.images import push
 from hybridless.report import Reporter
 from hybridless.stack.package import default_bucket_name, ensure_bucket
 from proving_ground import procs
@@ -490,3 +492,19 @@ def test_repositories_are_created_safe_and_a_team_policy_is_kept(app: App) -> No
     }
     kept = ecr.get_lifecycle_policy(repositoryName=app.repository("greeter-0"))
     assert json.loads(kept["lifecyclePolicyText"]) == json.loads(own_policy)
+
+
+def test_login_uses_ecr_s_registry_unless_told_otherwise(ground_env: GroundHandle) -> None:
+    stream = io.StringIO()
+    reporter = Reporter(stream, github=False)
+    ecr = boto3.client("ecr")
+
+    own = push.login(ecr, None, reporter)
+    overridden = push.login(ecr, ground_env.registry, reporter)
+
+    assert own.address == "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    assert overridden.address == ground_env.registry
+    assert own.username == "AWS" and own.password
+    reporter.info(f"login with {own.password}")
+    assert own.password not in stream.getvalue()
+    assert "login with ***" in stream.getvalue()
