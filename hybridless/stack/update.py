@@ -145,10 +145,9 @@ def deploy_stack(
         result = _change_set(cloudformation, request, kind, reporter, poller)
     if result.executed and result.changed:
         result.status = _follow(cloudformation, request.stack_name, seen, reporter, poller)
-    if not request.preview:
-        final = describe_stack(cloudformation, request.stack_name) or {}
-        result.status = str(final.get("StackStatus", result.status))
-        result.outputs = {o["OutputKey"]: o["OutputValue"] for o in final.get("Outputs", [])}
+    final = describe_stack(cloudformation, request.stack_name) or {}
+    result.status = str(final.get("StackStatus", result.status))
+    result.outputs = {o["OutputKey"]: o["OutputValue"] for o in final.get("Outputs", [])}
     return result
 
 
@@ -270,7 +269,6 @@ def _change_set(
     if request.preview:
         reporter.info(f"preview: change set {name} created and left unexecuted")
         result.executed = False
-        result.status = "PREVIEW"
         return result
     cloudformation.execute_change_set(ChangeSetName=change_set_id)
     return result

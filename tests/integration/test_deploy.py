@@ -262,6 +262,7 @@ def test_the_change_set_method_shows_previews_and_skips_empty_changes(app: App) 
         ChangeSetName=preview.outputs["change-set-id"]
     )
     assert change_set["ExecutionStatus"] == "AVAILABLE"
+    assert preview.outputs["stack-status"] == "CREATE_COMPLETE"
     assert app.stack_status() == "CREATE_COMPLETE"
     assert app.function_image() == first.outputs["images"]["Greeter-0"]
     stored = app.stored_digests()
@@ -375,6 +376,9 @@ def test_a_preview_of_a_new_stack_then_a_deploy_creates_it(app: App) -> None:
     assert preview.returncode == 0, preview.log
     assert "stack hello-" in preview.log and ": create (changeset)" in preview.log
     assert app.stack_status() == "REVIEW_IN_PROGRESS"
+    assert preview.outputs is not None
+    assert preview.outputs["stack-status"] == "REVIEW_IN_PROGRESS"
+    assert preview.outputs["outputs"] == {}
 
     created = app.deploy("--method", "direct")
 
