@@ -9,7 +9,6 @@ the configuration is wrong (nothing was touched); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import traceback
@@ -61,7 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--registry",
         type=_registry,
-        default=os.environ.get("HYBRIDLESS_REGISTRY") or None,
         help="push to this registry address instead of ECR's own (VPC endpoint, pull-through "
         "cache); env HYBRIDLESS_REGISTRY",
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hybridless.config.loader import Document, Path_, dotted, lookup
+from hybridless.config.loader import Document, Path_, as_text, dotted, lookup
 from hybridless.errors import ConfigError, Problem
 
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -258,7 +258,7 @@ class _Reader:
             if isinstance(value, dict | list) or value is None:
                 self.fail((*path, key), "must be a string, number or boolean")
                 continue
-            out.append((key, _text(value)))
+            out.append((key, as_text(value)))
         return tuple(out)
 
 
@@ -273,12 +273,6 @@ def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
         type(value), type(value).__name__
     )
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _merge(*layers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:

@@ -47,6 +47,13 @@ def lookup(data: Any, path: Path_, missing: Any = None) -> Any:
     return value
 
 
+def as_text(value: Any) -> str:
+    """A YAML scalar as the text a user wrote: booleans as `true`/`false`, null as empty."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def dotted(path: Path_) -> str:
     out = ""
     for part in path:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hybridless.config.loader import Document, Path_, dotted, lookup
+from hybridless.config.loader import Document, Path_, as_text, dotted, lookup
 from hybridless.errors import ConfigError, Problem
 
 SUPPORTED = ("self", "opt", "env")
@@ -153,7 +153,7 @@ class Resolver:
                 raise _Unresolvable(
                     f"{part.text} is a mapping or list and cannot be part of {text!r}"
                 )
-            out += _text(value)
+            out += as_text(value)
         return out
 
     def _var(self, var: Var, path: Path_) -> Any:
@@ -230,12 +230,6 @@ def _scalar(text: str) -> Any:
     if text in ("true", "false"):
         return text == "true"
     return text
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def resolve_variables(
