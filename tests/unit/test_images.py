@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime, timedelta, timezone
@@ -157,7 +156,6 @@ def _git(directory: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_the_commit_comes_from_git_when_no_variable_is_set(tmp_path: Path) -> None:
     _git(tmp_path, "init", "-q")
     (tmp_path / "hybridless.yml").write_text("service: x\n", encoding="utf-8")
@@ -173,7 +171,6 @@ def test_the_commit_comes_from_git_when_no_variable_is_set(tmp_path: Path) -> No
     assert current_commit({"GITHUB_SHA": SHA}, tmp_path) == SHA
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_a_repository_without_commits_has_no_commit(tmp_path: Path) -> None:
     _git(tmp_path, "init", "-q")
 
