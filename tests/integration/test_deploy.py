@@ -512,3 +512,33 @@ def test_login_uses_ecr_s_registry_unless_told_otherwise(ground_env: GroundHandl
     reporter.info(f"login with {own.password}")
     assert own.password not in stream.getvalue()
     assert "login with ***" in stream.getvalue()
+
+
+def test_old_deployments_are_pruned_from_the_bucket(app: App) -> None:
+    bucket = default_bucket_name("123456789012", "us-east-1")
+    config = app.directory / "hybridless.yml"
+    config.write_text(
+        config.read_text().replace(
+            "provider:\n",
+            f"provider:\n  deploymentBucket:\n    name: {bucket}\n    keepDeployments: 1\n",
+            1,
+        )
+    )
+    first = app.deploy("--method", "direct")
+    assert first.returncode == 0, first.log
+    app.change_code("Pruned, {audience}.")
+
+    second = app.deploy("--method", "direct")
+
+    assert second.returncode == 0, second.log
+    assert first.outputs is not None and second.outputs is not None
+    keys = [
+        item["Key"]
+        for item in boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"hello/{app.stage}/")[
+            "Contents"
+        ]
+    ]
+    prefixes = {key.split("/")[2] for key in keys}
+    assert prefixes == {second.outputs["image-tag"]}
+    assert any(key.endswith("/deployment.json") for key in keys)
+    assert "pruned 1 old deployment(s)" in second.log
