@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 
 from hybridless import __version__
+from hybridless.credentials import Identity
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 8},
@@ -22,9 +23,17 @@ CLIENT_CONFIG = Config(
 
 
 class Aws:
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, identity: Identity | None = None) -> None:
         self.region = region
-        self._session = boto3.session.Session(region_name=region)
+        if identity is None:
+            self._session = boto3.session.Session(region_name=region)
+        else:
+            self._session = boto3.session.Session(
+                region_name=region,
+                aws_access_key_id=identity.access_key_id,
+                aws_secret_access_key=identity.secret_access_key,
+                aws_session_token=identity.session_token,
+            )
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:

@@ -9,24 +9,82 @@ the configuration is wrong (nothing was touched); 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import csv
+import os
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hybridless import __version__
-from hybridless.errors import EXIT_FAILED, EXIT_USAGE, HybridlessError
-from hybridless.pipeline import DeployOptions, deploy
-from hybridless.report import Reporter
+from hybridless.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, HybridlessError, PhaseError
+from hybridless.pipeline import DeployOptions, DeployResult, deploy, summary_of
+from hybridless.report import Annotation, Reporter
+from hybridless.report.summary import render as render_summary
 
 REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?$")
+PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
+MAX_STACK_TAGS = 50
 
 
 def _registry(value: str) -> str:
     if not REGISTRY.match(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not HOST[:PORT]")
     return value
+
+
+def _minutes(value: str) -> float:
+    try:
+        minutes = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of minutes") from None
+    if not 0 < minutes <= 24 * 60:
+        raise argparse.ArgumentTypeError(f"{value!r}: give between 0 and 1440 minutes")
+    return minutes
+
+
+def parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
+    """`Key=Value` items, given one per option, one per line or comma-separated; a value holding
+    a comma is quoted ("Key=a,b" or Key="a,b"). Later keys win."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        for line in value.splitlines():
+            if not line.strip():
+                continue
+            for item in next(csv.reader([line], skipinitialspace=True)):
+                if not item.strip():
+                    continue
+                key, equals, val = item.partition("=")
+                if not equals or not key.strip():
+                    raise argparse.ArgumentTypeError(f"{option}: {item!r} is not Key=Value")
+                pairs[key.strip()] = val.strip().strip('"')
+    return pairs
+
+
+def check_parameters(pairs: Mapping[str, str]) -> dict[str, str]:
+    for key in pairs:
+        if not PARAMETER_NAME.match(key):
+            raise argparse.ArgumentTypeError(
+                f"--parameter-overrides: {key!r} is not a parameter name (letters and digits)"
+            )
+    return dict(pairs)
+
+
+def check_tags(pairs: Mapping[str, str]) -> dict[str, str]:
+    """The limits CloudFormation enforces only after the images were pushed."""
+    for key, value in pairs.items():
+        if key.lower().startswith(("aws:", "hybridless:")):
+            raise argparse.ArgumentTypeError(
+                f"--tags: {key!r}: the aws: and hybridless: prefixes are reserved"
+            )
+        if len(key) > 128 or len(value) > 256:
+            raise argparse.ArgumentTypeError(
+                f"--tags: {key!r}: keys hold at most 128 characters, values 256"
+            )
+    if len(pairs) > MAX_STACK_TAGS - 2:
+        raise argparse.ArgumentTypeError(f"--tags: at most {MAX_STACK_TAGS - 2} tags")
+    return dict(pairs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +135,64 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--outputs-file", type=Path, help="write the deploy's outputs (JSON) to this file"
     )
+    run.add_argument(
+        "--dotenv",
+        type=Path,
+        help="write the outputs as KEY=value lines for GitLab's artifacts:reports:dotenv "
+        "(default on GitLab CI: hybridless.env)",
+    )
+    run.add_argument(
+        "--working-directory",
+        type=Path,
+        help="run from this directory (the config and the build contexts are relative to it)",
+    )
+    run.add_argument(
+        "--parameter-overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="stack parameter; repeat, or separate with commas or new lines",
+    )
+    run.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="stack tag, added to the config's tags; repeat, or separate with commas or new lines",
+    )
+    run.add_argument(
+        "--timeout-minutes",
+        type=_minutes,
+        help="how long to wait for the stack; then an update is cancelled (rolled back) and a "
+        "stack being created is deleted",
+    )
+    run.add_argument(
+        "--role-to-assume",
+        help="IAM role ARN to act as; on GitHub Actions through the job's OIDC token",
+    )
+    run.add_argument("--role-session-name", help="session name for the assumed role")
     return parser
+
+
+def options_from(args: argparse.Namespace) -> DeployOptions:
+    return DeployOptions(
+        config=args.config,
+        stage=args.stage,
+        region=args.region,
+        stack_name=args.stack_name,
+        image_tag=args.image_tag,
+        registry=args.registry,
+        method=args.method,
+        preview=args.preview,
+        cleanup=args.cleanup,
+        outputs_file=args.outputs_file,
+        parameters=check_parameters(parse_pairs(args.parameter_overrides, "--parameter-overrides")),
+        tags=check_tags(parse_pairs(args.tags, "--tags")),
+        timeout_minutes=args.timeout_minutes,
+        role_to_assume=args.role_to_assume or None,
+        role_session_name=args.role_session_name or None,
+        dotenv=args.dotenv,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,26 +201,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    reporter = Reporter()
     try:
-        deploy(
-            DeployOptions(
-                config=args.config,
-                stage=args.stage,
-                region=args.region,
-                stack_name=args.stack_name,
-                image_tag=args.image_tag,
-                registry=args.registry,
-                method=args.method,
-                preview=args.preview,
-                cleanup=args.cleanup,
-                outputs_file=args.outputs_file,
-            ),
-            reporter,
-        )
+        options = options_from(args)
+    except argparse.ArgumentTypeError as err:
+        parser.error(str(err))
+    if args.working_directory:
+        try:
+            os.chdir(args.working_directory)
+        except OSError as err:
+            parser.error(f"--working-directory {args.working_directory}: {err.strerror}")
+    reporter = Reporter()
+    result: DeployResult | None = None
+    failure: HybridlessError | None = None
+    try:
+        result = deploy(options, reporter)
     except HybridlessError as err:
+        failure = err
         reporter.error(str(err))
-        return err.exit_code
+        annotate_failure(reporter, err, os.environ)
+        code = err.exit_code
     except KeyboardInterrupt:
         reporter.error("interrupted")
         return 130
@@ -116,7 +230,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         reporter.info(traceback.format_exc())
         return EXIT_FAILED
-    return 0
+    else:
+        code = 0
+    write_summary(reporter, result, failure, os.environ)
+    return code
+
+
+def annotate_failure(reporter: Reporter, err: HybridlessError, environ: Mapping[str, str]) -> None:
+    """Config problems point at their file and line (GitHub shows them on the file); any other
+    failure is one error annotation titled by its phase."""
+    if isinstance(err, ConfigError):
+        for problem in err.problems:
+            reporter.annotate(
+                Annotation(
+                    "error",
+                    f"{problem.key}: {problem.message}" if problem.key else problem.message,
+                    title="hybridless configuration",
+                    file=workspace_path(problem.file, environ),
+                    line=problem.line,
+                )
+            )
+    else:
+        title = f"{err.phase} failed" if isinstance(err, PhaseError) else "deploy failed"
+        message = str(err).removeprefix(title + ": ")
+        reporter.annotate(Annotation("error", message, title=title))
+
+
+def workspace_path(file: str, environ: Mapping[str, str]) -> str:
+    """The path GitHub matches annotations against: relative to the workspace."""
+    workspace = environ.get("GITHUB_WORKSPACE")
+    if not workspace or file.startswith("--"):
+        return file if not file.startswith("--") else ""
+    try:
+        return str(Path(file).resolve().relative_to(Path(workspace).resolve()))
+    except ValueError:
+        return file
+
+
+def write_summary(
+    reporter: Reporter,
+    result: DeployResult | None,
+    failure: HybridlessError | None,
+    environ: Mapping[str, str],
+) -> None:
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if not path or (result is None and failure is None):
+        return
+    text = render_summary(summary_of(reporter, result, failure))
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(reporter.redact(text))
+    except OSError as err:
+        reporter.warning(f"cannot write the step summary to {path}: {err}")
 
 
 if __name__ == "__main__":

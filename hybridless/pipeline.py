@@ -1,6 +1,6 @@
 """The deploy, phase by phase, in the one order it always runs.
 
-    config → template check → build → push → package → validate → update → cleanup
+    config → template check → credentials → build → push → package → validate → update → cleanup
 
 Each phase is a function of plain data plus the I/O it exists for; this module only strings
 them together and decides what a failure means. The promise kept here: everything from the
@@ -15,7 +15,6 @@ user reads "push failed: ..." rather than a traceback.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -27,19 +26,23 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from botocore.parsers import ResponseParserError
 
+from hybridless import credentials
 from hybridless.aws import Aws
 from hybridless.config import load_app
-from hybridless.errors import HybridlessError, PhaseError
+from hybridless.errors import ConfigError, HybridlessError, PhaseError, Problem
 from hybridless.images import cleanup, push
 from hybridless.images.build import build_image
 from hybridless.images.tags import VALID_TAG, current_commit, generate_tag, is_generated
 from hybridless.model import App, Image, Overrides
 from hybridless.report import Reporter
+from hybridless.report import outputs as output_forms
+from hybridless.report.summary import Summary, spans_from_events
 from hybridless.stack import package, update
 from hybridless.stack.validate import check_template, validate_uploaded
 from hybridless.template import render, to_json
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+DEFAULT_DOTENV = "hybridless.env"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,12 @@ class DeployOptions:
     preview: bool = False
     cleanup: bool = True
     outputs_file: Path | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    timeout_minutes: float | None = None
+    role_to_assume: str | None = None
+    role_session_name: str | None = None
+    dotenv: Path | None = None
 
 
 @dataclass
@@ -65,6 +74,7 @@ class DeployResult:
     change_set_id: str | None
     outputs: dict[str, str]
     changed: bool
+    executed: bool = True
     removed_images: list[str] = field(default_factory=list)
 
     def as_outputs(self) -> dict[str, Any]:
@@ -128,18 +138,21 @@ def deploy(
     with reporter.phase("config"):
         app, tag = load(options, environ, now(), reporter)
     with phase(reporter, "template check"):
-        check_template(to_json(render(app, placeholder_images(app))), app.region, reporter)
+        checked = render(app, placeholder_images(app))
+        check_parameters(checked, options.parameters)
+        check_template(to_json(checked), app.region, reporter)
+    with phase(reporter, "credentials"):
+        aws, account = connect(app.region, options, environ, reporter)
     with phase(reporter, "build"):
         docker = docker_factory()
         for image in app.images:
             build_image(docker, image, local_name(image), reporter)
-    aws = Aws(app.region)
     registry = options.registry or environ.get("HYBRIDLESS_REGISTRY") or None
     with phase(reporter, "push"):
         images = push_images(aws.client("ecr"), docker, app, tag, registry, reporter)
     with phase(reporter, "package"):
         body = to_json(render(app, images))
-        bucket = app.deployment_bucket or package.default_bucket_name(aws.account_id(), app.region)
+        bucket = app.deployment_bucket or package.default_bucket_name(account, app.region)
         packaged = package_template(
             aws.client("s3"), app, bucket, tag, images, body, now(), reporter
         )
@@ -152,11 +165,13 @@ def deploy(
                 stack_name=app.stack_name,
                 template_url=packaged.template_url,
                 capabilities=capabilities,
-                tags=stack_tags(app),
+                tags=stack_tags(app, options.tags),
                 method=app.deployment_method,
                 deployment_id=tag,
                 template_body=body,
                 preview=options.preview,
+                parameters=dict(options.parameters),
+                timeout_minutes=options.timeout_minutes,
             ),
             reporter,
         )
@@ -169,6 +184,7 @@ def deploy(
         change_set_id=stack.change_set_id,
         outputs=stack.outputs,
         changed=stack.changed,
+        executed=stack.executed,
     )
     if options.preview:
         reporter.info("preview: nothing was changed; cleanup does not run")
@@ -184,8 +200,7 @@ def deploy(
                 "successful deploy cleans up again"
             )
     report_result(result, reporter)
-    if options.outputs_file:
-        write_outputs(options.outputs_file, result)
+    publish(result, options, environ, reporter)
     return result
 
 
@@ -203,11 +218,53 @@ def load(
     tag = options.image_tag or generate_tag(now, current_commit(environ, options.config.parent))
     if not VALID_TAG.match(tag):
         raise PhaseError("config", f"--image-tag {tag!r} is not a valid image tag")
+    reporter.facts.stack_name = app.stack_name
+    reporter.facts.region = app.region
+    reporter.facts.image_tag = tag
     reporter.info(
         f"{app.service} stage {app.stage} in {app.region}: stack {app.stack_name}, "
         f"{len(app.images)} image(s), image tag {tag}"
     )
     return app, tag
+
+
+def check_parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> None:
+    """Refuse overrides the template does not declare, before anything is built: CloudFormation
+    would refuse them only after the images were pushed."""
+    declared = sorted(template.get("Parameters", {}))
+    unknown = [name for name in overrides if name not in declared]
+    if unknown:
+        listing = ", ".join(declared) if declared else "none"
+        raise ConfigError(
+            [
+                Problem(
+                    "--parameter-overrides",
+                    None,
+                    name,
+                    f"the template declares no parameter {name} (it declares: {listing})",
+                )
+                for name in unknown
+            ]
+        )
+
+
+def connect(
+    region: str, options: DeployOptions, environ: Mapping[str, str], reporter: Reporter
+) -> tuple[Aws, str]:
+    """The AWS identity this deploy acts as, said out loud; returns it and its account."""
+    identity = None
+    if options.role_to_assume:
+        identity, token = credentials.assume(
+            Aws(region).client("sts"), options.role_to_assume, options.role_session_name, environ
+        )
+        for secret in (token, identity.secret_access_key, identity.session_token):
+            if secret:
+                reporter.mask(secret)
+    aws = Aws(region, identity)
+    caller = aws.client("sts").get_caller_identity()
+    how = f" (assumed through {identity.how})" if identity else ""
+    reporter.info(f"acting as {caller['Arn']}{how}")
+    return aws, str(caller["Account"])
 
 
 def placeholder_images(app: App) -> dict[str, str]:
@@ -264,8 +321,15 @@ def package_template(
     return packaged
 
 
-def stack_tags(app: App) -> dict[str, str]:
-    return {**dict(app.tags), "hybridless:service": app.service, "hybridless:stage": app.stage}
+def stack_tags(app: App, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The app's tags, then the command line's, then the tool's own, which always win: cleanup
+    and remove find their stacks by them."""
+    return {
+        **dict(app.tags),
+        **dict(extra or {}),
+        "hybridless:service": app.service,
+        "hybridless:stage": app.stage,
+    }
 
 
 def clean_up(
@@ -317,8 +381,65 @@ def report_result(result: DeployResult, reporter: Reporter) -> None:
         reporter.table(["output", "value"], sorted(result.outputs.items()))
 
 
-def write_outputs(path: Path, result: DeployResult) -> None:
+def publish(
+    result: DeployResult, options: DeployOptions, environ: Mapping[str, str], reporter: Reporter
+) -> None:
+    """Hand the results to whatever runs next: the step's outputs on GitHub (also from a plain
+    `run:` step), a dotenv file for GitLab's `artifacts:reports:dotenv`, a JSON file."""
+    fixed = result.as_outputs()
+    if options.outputs_file:
+        _write(options.outputs_file, output_forms.json_text(fixed), "w")
+    if environ.get("GITHUB_OUTPUT"):
+        values = output_forms.step_outputs(fixed, result.outputs)
+        _write(Path(environ["GITHUB_OUTPUT"]), output_forms.github_output_text(values), "a")
+    dotenv = options.dotenv or (
+        Path(DEFAULT_DOTENV) if environ.get("GITLAB_CI") == "true" else None
+    )
+    if dotenv:
+        values, left_out = output_forms.dotenv_values(fixed, result.outputs)
+        _write(dotenv, output_forms.dotenv_text(values), "w")
+        reporter.info(f"wrote {len(values)} variable(s) to {dotenv}")
+        if left_out:
+            reporter.warning(
+                f"left out of {dotenv} (a line break, a name GitLab refuses, or over its limit "
+                f"of {output_forms.DOTENV_MAX_VARIABLES} variables / "
+                f"{output_forms.DOTENV_MAX_BYTES} bytes): {', '.join(left_out)}"
+            )
+
+
+def _write(path: Path, text: str, mode: str) -> None:
     try:
-        path.write_text(json.dumps(result.as_outputs(), indent=2, sort_keys=True) + "\n")
+        with path.open(mode, encoding="utf-8") as handle:
+            handle.write(text)
     except OSError as err:
         raise PhaseError("outputs", f"cannot write {path}: {err}") from None
+
+
+def summary_of(
+    reporter: Reporter, result: DeployResult | None, error: HybridlessError | None
+) -> Summary:
+    """The step summary's content, from what the reporter saw and how the deploy ended."""
+    facts = reporter.facts
+    if error is not None or result is None:
+        outcome = "failed"
+    elif not result.executed and result.changed:
+        outcome = "preview"
+    elif not result.changed:
+        outcome = "no changes"
+    else:
+        outcome = "deployed"
+    return Summary(
+        outcome=outcome,
+        stack_name=result.stack_name if result else facts.stack_name,
+        stack_status=result.stack_status if result else "",
+        image_tag=result.image_tag if result else facts.image_tag,
+        region=facts.region,
+        error=reporter.redact(str(error)) if error else "",
+        change_set_name=facts.change_set_name,
+        phases=tuple(facts.phases),
+        changes=tuple(facts.changes),
+        spans=tuple(spans_from_events(facts.events)),
+        outputs=tuple(
+            sorted((k, reporter.redact(v)) for k, v in (result.outputs if result else {}).items())
+        ),
+    )

@@ -75,3 +75,109 @@ def ecr_tags(ecr: Any, repository: str) -> dict[str, set[str]]:
             if "imageTag" in image:
                 tags.add(image["imageTag"])
     return result
+
+
+def prepare_account(ground_env: dict[str, str], unique: str) -> dict[str, str]:
+    """The state a user's account already has before the first deploy of examples/hello: a
+    network (VPC, two subnets, a security group) and the default deployment bucket. Returns
+    the variables the example reads, with the ground's base image for its build arguments.
+
+    The bucket is made here because moto evaluates bucket policies without their conditions:
+    the TLS-only policy the tool puts on a bucket it creates would deny every request."""
+    import boto3
+
+    from hybridless.stack.package import default_bucket_name
+
+    session = boto3.session.Session(
+        aws_access_key_id=ground_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=ground_env["AWS_SECRET_ACCESS_KEY"],
+        region_name=ground_env["AWS_REGION"],
+    )
+    endpoint = ground_env["AWS_ENDPOINT_URL"]
+    ec2 = session.client("ec2", endpoint_url=endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{n}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for n, z in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(
+        GroupName=f"hello-{unique}", Description="hello tasks", VpcId=vpc
+    )["GroupId"]
+    s3 = session.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=default_bucket_name("123456789012", ground_env["AWS_REGION"]))
+    base = ground_env["HYBRIDLESS_GROUND_BASE_IMAGE"]
+    return {
+        "VPC_ID": vpc,
+        "SUBNET_A": subnets[0],
+        "SUBNET_B": subnets[1],
+        "SECURITY_GROUP_ID": group,
+        "PYTHON_IMAGE": base,
+        "LAMBDA_PYTHON_IMAGE": base,
+    }
+
+
+class OidcTokenService:
+    """A stand-in for GitHub's OIDC token endpoint (what ACTIONS_ID_TOKEN_REQUEST_URL names):
+    it answers a GET bearing the request token with a JWT-shaped token for the audience asked,
+    and records each request. Bound to 127.0.0.1; stop it with `close()`."""
+
+    def __init__(self, claims: dict[str, Any], request_token: str = "request-token-e2e") -> None:
+        import base64
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlparse
+
+        def part(data: dict[str, Any]) -> str:
+            raw = base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+            return raw.rstrip("=")
+
+        self.request_token = request_token
+        self.requests: list[dict[str, str]] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = parse_qs(urlparse(self.path).query)
+                audience = query.get("audience", [""])[0]
+                service.requests.append(
+                    {"audience": audience, "authorization": self.headers.get("Authorization", "")}
+                )
+                if self.headers.get("Authorization") != f"Bearer {service.request_token}":
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                token = ".".join(
+                    [
+                        part({"alg": "RS256", "typ": "JWT"}),
+                        part({**claims, "aud": audience}),
+                        "c2lnbmF0dXJlLW5vdC1jaGVja2Vk",
+                    ]
+                )
+                body = json.dumps({"value": token}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/token?api-version=2.0"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": self.url,
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.request_token,
+        }
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)

@@ -15,11 +15,16 @@ Two methods reach the same end:
 
 Events are printed as they appear; when the stack ends anywhere but `*_COMPLETE`, the message
 names the first resource that failed and why, not the cancellations that followed it.
+
+With a timeout, a stack still changing when it runs out is not left to finish unwatched: an
+update is cancelled (CloudFormation rolls it back to what ran before) and a stack being created
+is deleted, so the job's failure and the stack's state agree.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -30,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from hybridless.errors import PhaseError
 from hybridless.report import Reporter
+from hybridless.report.summary import ChangeRow
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 RECREATE = ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS")
@@ -38,12 +44,7 @@ WAIT_LIMIT_SECONDS = 6 * 3600 - 600
 CHANGE_SET_LIMIT_SECONDS = 900
 
 
-@dataclass(frozen=True)
-class Change:
-    action: str
-    logical_id: str
-    resource_type: str
-    replacement: str
+Change = ChangeRow
 
 
 @dataclass
@@ -67,6 +68,14 @@ class Request:
     deployment_id: str
     template_body: str = ""
     preview: bool = False
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    timeout_minutes: float | None = None
+
+    def parameter_list(self) -> list[dict[str, str]]:
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()]
+
+    def tag_list(self) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in self.tags.items()]
 
 
 class Poller:
@@ -77,11 +86,13 @@ class Poller:
         fastest: float = 1.0,
         slowest: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fastest = fastest
         self.slowest = slowest
         self.delay = fastest
         self._sleep = sleep
+        self.clock = clock
 
     def wait(self, progressed: bool) -> None:
         self.delay = self.fastest if progressed else min(self.slowest, self.delay * 1.5)
@@ -117,6 +128,8 @@ def deploy_stack(
     cloudformation: Any, request: Request, reporter: Reporter, poller: Poller | None = None
 ) -> StackResult:
     poller = poller or Poller()
+    limit = request.timeout_minutes * 60 if request.timeout_minutes else WAIT_LIMIT_SECONDS
+    deadline = poller.clock() + limit
     existing = describe_stack(cloudformation, request.stack_name)
     status = existing["StackStatus"] if existing else None
     kind = _decide(request.stack_name, status)
@@ -144,7 +157,7 @@ def deploy_stack(
     else:
         result = _change_set(cloudformation, request, kind, reporter, poller)
     if result.executed and result.changed:
-        result.status = _follow(cloudformation, request.stack_name, seen, reporter, poller)
+        result.status = _follow(cloudformation, request, seen, reporter, poller, deadline)
     final = describe_stack(cloudformation, request.stack_name) or {}
     result.status = str(final.get("StackStatus", result.status))
     result.outputs = {o["OutputKey"]: o["OutputValue"] for o in final.get("Outputs", [])}
@@ -194,7 +207,9 @@ def _unchanged(cloudformation: Any, stack: Mapping[str, Any], request: Request) 
     if not request.template_body:
         return False
     tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
-    if tags != dict(request.tags) or stack.get("Parameters"):
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
+    # A NoEcho parameter reads back as asterisks: it cannot be compared, so it counts as changed.
+    if tags != dict(request.tags) or parameters != dict(request.parameters):
         return False
     deployed = cloudformation.get_template(StackName=request.stack_name, TemplateStage="Original")[
         "TemplateBody"
@@ -209,14 +224,17 @@ def _unchanged(cloudformation: Any, stack: Mapping[str, Any], request: Request) 
 def _direct(
     cloudformation: Any, request: Request, kind: str, reporter: Reporter, poller: Poller
 ) -> StackResult:
-    arguments = {
+    arguments: dict[str, Any] = {
         "StackName": request.stack_name,
         "TemplateURL": request.template_url,
         "Capabilities": request.capabilities,
-        "Tags": [{"Key": k, "Value": v} for k, v in request.tags.items()],
+        "Tags": request.tag_list(),
+        "Parameters": request.parameter_list(),
     }
     try:
         if kind == "CREATE":
+            if request.timeout_minutes:
+                arguments["TimeoutInMinutes"] = max(1, math.ceil(request.timeout_minutes))
             cloudformation.create_stack(**arguments)
         else:
             cloudformation.update_stack(**arguments)
@@ -239,7 +257,8 @@ def _change_set(
             ChangeSetType=kind,
             TemplateURL=request.template_url,
             Capabilities=request.capabilities,
-            Tags=[{"Key": k, "Value": v} for k, v in request.tags.items()],
+            Tags=request.tag_list(),
+            Parameters=request.parameter_list(),
             Description=f"hybridless deployment {request.deployment_id}",
         )
     except ClientError as err:
@@ -259,12 +278,7 @@ def _change_set(
             )
         raise PhaseError("update", f"change set {name} failed: {reason}")
     changes = _all_changes(cloudformation, change_set_id, described)
-    reporter.info(f"change set {name}: {len(changes)} change(s)")
-    if changes:
-        reporter.table(
-            ["action", "logical id", "type", "replacement"],
-            [[c.action, c.logical_id, c.resource_type, c.replacement] for c in changes],
-        )
+    reporter.change_set(name, changes)
     result = StackResult(request.stack_name, "", change_set_id=change_set_id, changes=changes)
     if request.preview:
         reporter.info(f"preview: change set {name} created and left unexecuted")
@@ -306,19 +320,20 @@ def _all_changes(cloudformation: Any, change_set_id: str, first: Any) -> list[Ch
 
 
 def _follow(
-    cloudformation: Any, stack_name: str, seen: set[str], reporter: Reporter, poller: Poller
+    cloudformation: Any,
+    request: Request,
+    seen: set[str],
+    reporter: Reporter,
+    poller: Poller,
+    deadline: float,
 ) -> str:
     """Print each new event once, in order, until the stack settles; return its status."""
+    stack_name = request.stack_name
     failures: list[dict[str, Any]] = []
-    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
     while True:
         new = _new_events(cloudformation, stack_name, seen)
         for event in new:
-            reason = event.get("ResourceStatusReason") or ""
-            reporter.info(
-                f"{event['LogicalResourceId']} {event['ResourceType']} "
-                f"{event['ResourceStatus']}{': ' + reason if reason else ''}"
-            )
+            reporter.stack_event(event)
             if event["ResourceStatus"].endswith("_FAILED"):
                 failures.append(event)
         stack = describe_stack(cloudformation, stack_name) or {}
@@ -327,9 +342,33 @@ def _follow(
             if status not in SUCCESS:
                 raise PhaseError("update", _failure_message(stack_name, status, failures))
             return status
-        if time.monotonic() > deadline:
-            raise PhaseError("update", f"stack {stack_name} still {status} after the time limit")
+        if poller.clock() > deadline:
+            raise PhaseError("update", _give_up(cloudformation, request, status, reporter))
         poller.wait(progressed=bool(new))
+
+
+def _give_up(cloudformation: Any, request: Request, status: str, reporter: Reporter) -> str:
+    """Stop the operation the timeout ran out on; returns what the user is told."""
+    name = request.stack_name
+    waited = (
+        f"{request.timeout_minutes:g} minute(s)" if request.timeout_minutes else "the time limit"
+    )
+    try:
+        if status == "UPDATE_IN_PROGRESS":
+            cloudformation.cancel_update_stack(StackName=name)
+            done = (
+                "the update was cancelled and CloudFormation rolls the stack back to what ran "
+                "before"
+            )
+        elif status == "CREATE_IN_PROGRESS":
+            cloudformation.delete_stack(StackName=name)
+            done = "the stack was still being created, so it is being deleted"
+        else:
+            done = "it cannot be cancelled in that state and is left to finish"
+    except ClientError as err:
+        done = f"cancelling failed ({_code(err)}: {_message(err)}); it is left to finish"
+    reporter.warning(f"stack {name}: {status} after {waited}; {done}")
+    return f"stack {name} was still {status} after {waited}; {done}"
 
 
 def _event_ids(cloudformation: Any, stack_name: str) -> set[str]:

@@ -38,6 +38,7 @@ from hybridless.report import Reporter
 from hybridless.stack.package import default_bucket_name, ensure_bucket
 from proving_ground import procs
 from tests.conftest import GroundHandle
+from tests.support import prepare_account
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
 HYBRIDLESS = Path(sys.executable).parent / "hybridless"
@@ -139,30 +140,12 @@ def digests(outputs: dict[str, Any]) -> dict[str, str]:
 
 @pytest.fixture
 def app(ground_env: GroundHandle, tmp_path: Path, unique: str) -> App:
-    ec2 = boto3.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{n}.0/24", AvailabilityZone=f"us-east-1{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for n, z in ((1, "a"), (2, "b"))
-    ]
-    group = ec2.create_security_group(
-        GroupName=f"hello-{unique}", Description="hello tasks", VpcId=vpc
-    )["GroupId"]
-    bucket = default_bucket_name("123456789012", "us-east-1")
-    boto3.client("s3").create_bucket(Bucket=bucket)
     directory = tmp_path / "hello"
     shutil.copytree(EXAMPLE, directory)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **ground_env.env,
-        "VPC_ID": vpc,
-        "SUBNET_A": subnets[0],
-        "SUBNET_B": subnets[1],
-        "SECURITY_GROUP_ID": group,
-        "PYTHON_IMAGE": ground_env.env["HYBRIDLESS_GROUND_BASE_IMAGE"],
-        "LAMBDA_PYTHON_IMAGE": ground_env.env["HYBRIDLESS_GROUND_BASE_IMAGE"],
+        **prepare_account(ground_env.env, unique),
         "GITHUB_SHA": COMMIT,
     }
     return App(directory, f"t{unique}", env)
@@ -500,7 +483,7 @@ def test_repositories_are_created_safe_and_a_team_policy_is_kept(app: App) -> No
 
 def test_login_uses_ecr_s_registry_unless_told_otherwise(ground_env: GroundHandle) -> None:
     stream = io.StringIO()
-    reporter = Reporter(stream, github=False)
+    reporter = Reporter(stream, ci="terminal")
     ecr = boto3.client("ecr")
 
     own = push.login(ecr, None, reporter)

@@ -12,9 +12,9 @@ from hybridless.report import Reporter
 STAMP = re.compile(r"^\[ *\d+\.\ds\] ")
 
 
-def reporter(github: bool = False) -> tuple[Reporter, io.StringIO]:
+def reporter(ci: str = "terminal") -> tuple[Reporter, io.StringIO]:
     stream = io.StringIO()
-    return Reporter(stream, github=github), stream
+    return Reporter(stream, ci=ci), stream
 
 
 def lines(stream: io.StringIO) -> list[str]:
@@ -133,7 +133,7 @@ def test_longer_first_also_when_the_longer_one_is_masked_first() -> None:
 
 
 def test_an_empty_secret_is_ignored() -> None:
-    report, stream = reporter(github=True)
+    report, stream = reporter(ci="github")
 
     report.mask("")
     report.info("nothing to hide")
@@ -143,7 +143,7 @@ def test_an_empty_secret_is_ignored() -> None:
 
 
 def test_github_gets_an_add_mask_command_once_per_secret() -> None:
-    report, stream = reporter(github=True)
+    report, stream = reporter(ci="github")
 
     report.mask("alpha-secret")
     report.mask("alpha-secret")
@@ -159,7 +159,7 @@ def test_github_gets_an_add_mask_command_once_per_secret() -> None:
 
 
 def test_no_add_mask_command_outside_github() -> None:
-    report, stream = reporter(github=False)
+    report, stream = reporter(ci="terminal")
 
     report.mask("alpha-secret")
 
@@ -253,7 +253,7 @@ def test_a_table_without_rows_is_its_header() -> None:
 def test_a_multi_line_secret_is_not_echoed_in_clear_by_its_add_mask_command() -> None:
     # A workflow command is one line: every line of the secret needs its own ::add-mask::,
     # otherwise the lines after the first are printed to the log as plain text.
-    report, stream = reporter(github=True)
+    report, stream = reporter(ci="github")
 
     report.mask("-----BEGIN KEY-----\nc2VjcmV0LWJvZHk=\n-----END KEY-----")
 

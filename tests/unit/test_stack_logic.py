@@ -305,7 +305,7 @@ def test_an_empty_change_set_in_the_aws_form_is_success_without_changes() -> Non
             method="changeset",
             deployment_id="20261122T101500.123Z-1a2b3c4",
         ),
-        Reporter(stream, github=False),
+        Reporter(stream, ci="terminal"),
         Poller(sleep=sleep),
     )
 
