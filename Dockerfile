@@ -1,7 +1,7 @@
 # The hybridless image: the GitHub Action (`uses:`), a `docker run` tool and a GitLab CI job image.
 #
 # Two stages: the first installs the package into a virtualenv; the second holds only the Python
-# runtime and that virtualenv, so no compiler, pip or package lists ship in the image.
+# runtime and that virtualenv, so no compiler, pip, setuptools or package lists ship in the image.
 ARG BASE_IMAGE=debian:bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
@@ -16,10 +16,10 @@ RUN python3 -m venv /opt/hybridless \
       "actions-toolkit>=0.1.15,<0.2" "cfn-lint>=1.20,<2"
 COPY pyproject.toml README.md /src/
 COPY hybridless /src/hybridless
+# Bytecode stays in the image: compiling cfn-lint and boto3 at every start would cost seconds.
 RUN /opt/hybridless/bin/pip install --no-cache-dir --no-deps --no-build-isolation /src \
  && /opt/hybridless/bin/pip check \
- && /opt/hybridless/bin/pip uninstall --yes --quiet pip setuptools \
- && find /opt/hybridless -name '__pycache__' -prune -exec rm -rf {} +
+ && /opt/hybridless/bin/pip uninstall --yes --quiet pip setuptools
 
 FROM ${BASE_IMAGE}
 RUN apt-get update \

@@ -8,12 +8,14 @@ PY := $(VENV)/bin/python
 GROUND := $(PY) -m proving_ground
 PYTEST_ARGS ?=
 
-.PHONY: help setup test unit lint format demo ground-up ground-status ground-down clean
+.PHONY: help setup e2e-tools test unit lint format demo image bench ground-up ground-status ground-down clean
 
 help:
 	@echo "make demo           deploy the example app against the local proving ground"
 	@echo "make test           set everything up and run the whole test suite"
 	@echo "make unit           run the unit tests only (no services)"
+	@echo "make image          build the action's image (hybridless-action:dev)"
+	@echo "make bench          measure the image: size and time to its first log line"
 	@echo "make lint           ruff and mypy"
 	@echo "make ground-up      start the proving ground and leave it running (eval its output)"
 	@echo "make ground-status  report each component of the proving ground"
@@ -27,7 +29,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@
 
-test: setup
+e2e-tools: setup
+	@bash scripts/e2e-tools.sh
+
+test: setup e2e-tools
 	$(GROUND) run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup
@@ -44,6 +49,12 @@ format: setup
 
 demo: setup
 	$(GROUND) run -- $(PY) -m scripts.demo
+
+image: setup
+	$(GROUND) run -- $(PY) -c "import bench.run as b; b.IMAGE = 'hybridless-action:dev'; b.build_image()"
+
+bench: setup
+	$(GROUND) run -- $(PY) -m bench.run
 
 ground-up: setup
 	@$(GROUND) up

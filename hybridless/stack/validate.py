@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cfnlint.api import ManualArgs, lint
-
 from hybridless.errors import PhaseError
 from hybridless.report import Reporter
 
@@ -32,6 +30,10 @@ class Finding:
 
 
 def lint_template(body: str, region: str) -> list[Finding]:
+    # Imported here: loading cfn-lint's schemas takes a second or more, which a config mistake
+    # or `--help` should not wait for.
+    from cfnlint.api import ManualArgs, lint
+
     findings = []
     for match in lint(body, config=ManualArgs(regions=[region])):
         path = list(getattr(match, "path", None) or [])
