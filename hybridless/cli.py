@@ -9,7 +9,6 @@ the configuration is wrong (nothing was touched); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import re
 import sys
@@ -44,21 +43,28 @@ def _minutes(value: str) -> float:
     return minutes
 
 
+PAIR_ITEM = re.compile(r'(?:[^,"]|"[^"]*")+')
+
+
 def parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
     """`Key=Value` items, given one per option, one per line or comma-separated; a value holding
-    a comma is quoted ("Key=a,b" or Key="a,b"). Later keys win."""
+    a comma is quoted (`Key="a,b"` or `"Key=a,b"`). Later keys win."""
     pairs: dict[str, str] = {}
     for value in values:
         for line in value.splitlines():
-            if not line.strip():
-                continue
-            for item in next(csv.reader([line], skipinitialspace=True)):
-                if not item.strip():
+            for raw in PAIR_ITEM.findall(line):
+                item = raw.strip()
+                if len(item) >= 2 and item[0] == item[-1] == '"':
+                    item = item[1:-1]
+                if not item:
                     continue
                 key, equals, val = item.partition("=")
-                if not equals or not key.strip():
-                    raise argparse.ArgumentTypeError(f"{option}: {item!r} is not Key=Value")
-                pairs[key.strip()] = val.strip().strip('"')
+                key, val = key.strip(), val.strip()
+                if not equals or not key:
+                    raise argparse.ArgumentTypeError(f"{option}: {raw.strip()!r} is not Key=Value")
+                if len(val) >= 2 and val[0] == val[-1] == '"':
+                    val = val[1:-1]
+                pairs[key] = val
     return pairs
 
 

@@ -57,14 +57,14 @@ def session_tags(environ: Mapping[str, str]) -> list[dict[str, str]]:
     for key, variable in SESSION_TAGS:
         value = environ.get(variable, "")
         if value and key not in tags:
-            tags[key] = re.sub(r"[^\w .:/=+\-@]", "_", value)[:256]
+            tags[key] = re.sub(r"[^\w .:/=+\-@]", "_", value, flags=re.ASCII)[:256]
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 def session_name(requested: str | None, environ: Mapping[str, str]) -> str:
     """2 to 64 characters of `[\\w+=,.@-]`."""
     name = requested or f"hybridless-{environ.get('GITHUB_RUN_ID') or 'deploy'}"
-    name = re.sub(r"[^\w+=,.@-]", "-", name)[:64]
+    name = re.sub(r"[^\w+=,.@-]", "-", name, flags=re.ASCII)[:64]
     return name if len(name) >= 2 else "hybridless-deploy"
 
 
@@ -73,9 +73,10 @@ def token_claims(token: str) -> dict[str, Any]:
     try:
         payload = token.split(".")[1]
         padded = payload + "=" * (-len(payload) % 4)
-        return dict(json.loads(base64.urlsafe_b64decode(padded)))
+        claims = json.loads(base64.urlsafe_b64decode(padded))
     except (IndexError, ValueError):
         return {}
+    return dict(claims) if isinstance(claims, dict) else {}
 
 
 def explain_refusal(code: str, message: str, role: str, claims: Mapping[str, Any]) -> str:

@@ -110,7 +110,16 @@ class Reporter:
             if self._errors_annotated >= MAX_ERROR_ANNOTATIONS:
                 return
             self._errors_annotated += 1
-        self._raw(self.sink.annotation(note))
+        # Redacted before formatting: the escaping (`:` → %3A, ...) would hide a secret from
+        # redaction afterwards while leaving it easy to read back.
+        clean = Annotation(
+            note.level,
+            self.redact(note.message),
+            title=self.redact(note.title),
+            file=note.file,
+            line=note.line,
+        )
+        self._raw(self.sink.annotation(clean))
         self._stream.flush()
 
     @contextmanager

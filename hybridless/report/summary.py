@@ -199,28 +199,29 @@ def render(summary: Summary, limit: int = LIMIT_BYTES) -> str:
     """The markdown, cut until it fits `limit` bytes: long tables first, then the error."""
     text = _render(summary)
     keep_changes, keep_spans = len(summary.changes), len(summary.spans)
-    while len(text.encode()) > limit:
-        if keep_changes > 10 or keep_spans > 10:
-            keep_changes = max(10, keep_changes // 2)
-            keep_spans = max(10, keep_spans // 2)
-            trimmed = replace(
+    while len(text.encode()) > limit and (keep_changes > 10 or keep_spans > 10):
+        keep_changes = min(keep_changes, max(10, keep_changes // 2))
+        keep_spans = min(keep_spans, max(10, keep_spans // 2))
+        text = _render(
+            replace(
                 summary,
                 changes=summary.changes[:keep_changes],
                 changes_left_out=len(summary.changes) - keep_changes,
                 spans=summary.spans[:keep_spans],
                 spans_left_out=len(summary.spans) - keep_spans,
             )
-        else:
-            trimmed = replace(
+        )
+    if len(text.encode()) > limit:
+        error = summary.error.encode()[: limit // 4].decode(errors="ignore")
+        text = _render(
+            replace(
                 summary,
                 changes=(),
                 changes_left_out=len(summary.changes),
                 spans=(),
                 spans_left_out=len(summary.spans),
                 outputs=(),
-                error=summary.error[: limit // 4],
+                error=error,
             )
-            text = _render(trimmed)
-            break
-        text = _render(trimmed)
+        )
     return text
