@@ -37,6 +37,10 @@ INPUTS = (
     Input("parameter-overrides", "--parameter-overrides"),
     Input("tags", "--tags"),
     Input("timeout-minutes", "--timeout-minutes"),
+    Input("role-arn", "--role-arn"),
+    Input("notification-arns", "--notification-arns"),
+    Input("resources-to-skip", "--resources-to-skip"),
+    Input("continue-update-rollback", "--continue-update-rollback", "flag-if-true"),
     Input("preview", "--preview", "flag-if-true"),
     Input("cleanup", "--no-cleanup", "flag-if-false"),
 )

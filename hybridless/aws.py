@@ -3,7 +3,8 @@
 Endpoints are never configured here: boto3 reads `AWS_ENDPOINT_URL` and
 `AWS_ENDPOINT_URL_<SERVICE>` itself, which is how users point any AWS tool at a VPC endpoint,
 a FIPS endpoint or an emulator. Retries use botocore's `standard` mode, which backs off on
-throttling, so a busy account slows a deploy down instead of failing it.
+throttling, so a busy account slows a deploy down instead of failing it. Calls are counted per
+service: the deploy reports them, and the benchmarks compare them.
 """
 
 from __future__ import annotations
@@ -35,11 +36,21 @@ class Aws:
                 aws_session_token=identity.session_token,
             )
         self._clients: dict[str, Any] = {}
+        self.calls: dict[str, int] = {}
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
+            client = self._session.client(service, config=CLIENT_CONFIG)
+            client.meta.events.register(
+                f"before-call.{client.meta.service_model.service_name}", self._count
+            )
+            self._clients[service] = client
         return self._clients[service]
+
+    def _count(self, model: Any, **_: Any) -> None:
+        """Counts API calls per service (retries excluded), for the log and the benchmarks."""
+        name = model.service_model.service_name
+        self.calls[name] = self.calls.get(name, 0) + 1
 
     def account_id(self) -> str:
         return str(self.client("sts").get_caller_identity()["Account"])

@@ -3,7 +3,8 @@
 Each command maps its options onto the pipeline and holds no deploy logic of its own.
 
 Exit codes: 0 success (including "no changes"); 1 a deploy phase failed; 2 the command line or
-the configuration is wrong (nothing was touched); 130 interrupted.
+the configuration is wrong (nothing was touched); 3 cancelled by SIGINT/SIGTERM while the stack
+was changing (the change was cancelled too); 130 interrupted before anything was changed.
 """
 
 from __future__ import annotations
@@ -11,13 +12,21 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hybridless import __version__
-from hybridless.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, HybridlessError, PhaseError
+from hybridless.errors import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    Cancelled,
+    ConfigError,
+    HybridlessError,
+    PhaseError,
+)
 from hybridless.pipeline import DeployOptions, DeployResult, deploy, summary_of
 from hybridless.report import Annotation, Reporter
 from hybridless.report.summary import render as render_summary
@@ -177,7 +186,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="IAM role ARN to act as; on GitHub Actions through the job's OIDC token",
     )
     run.add_argument("--role-session-name", help="session name for the assumed role")
+    run.add_argument(
+        "--role-arn",
+        help="service role CloudFormation uses to change the stack (instead of the caller's "
+        "permissions)",
+    )
+    run.add_argument(
+        "--notification-arns",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="SNS topic for the stack's events; repeat, or separate with commas",
+    )
+    run.add_argument(
+        "--continue-update-rollback",
+        action="store_true",
+        help="if the stack is UPDATE_ROLLBACK_FAILED, continue its rollback first",
+    )
+    run.add_argument(
+        "--resources-to-skip",
+        action="append",
+        default=[],
+        metavar="LOGICAL_ID",
+        help="with --continue-update-rollback: resources that failed to roll back to leave as "
+        "they are; repeat, or separate with commas",
+    )
     return parser
+
+
+def split_list(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(
+        item.strip() for value in values for item in re.split(r"[,\s]+", value) if item.strip()
+    )
 
 
 def options_from(args: argparse.Namespace) -> DeployOptions:
@@ -198,7 +238,20 @@ def options_from(args: argparse.Namespace) -> DeployOptions:
         role_to_assume=args.role_to_assume or None,
         role_session_name=args.role_session_name or None,
         dotenv=args.dotenv,
+        role_arn=args.role_arn or None,
+        notification_arns=split_list(args.notification_arns),
+        continue_update_rollback=args.continue_update_rollback,
+        resources_to_skip=check_skip(args),
     )
+
+
+def check_skip(args: argparse.Namespace) -> tuple[str, ...]:
+    skip = split_list(args.resources_to_skip)
+    if skip and not args.continue_update_rollback:
+        raise argparse.ArgumentTypeError(
+            "--resources-to-skip only applies with --continue-update-rollback"
+        )
+    return skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,6 +269,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.chdir(args.working_directory)
         except OSError as err:
             parser.error(f"--working-directory {args.working_directory}: {err.strerror}")
+    # SIGTERM (what CI services send on cancel) gets SIGINT's handling: the stack change in
+    # progress is cancelled rather than abandoned.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     reporter = Reporter()
     result: DeployResult | None = None
     failure: HybridlessError | None = None
@@ -257,7 +313,10 @@ def annotate_failure(reporter: Reporter, err: HybridlessError, environ: Mapping[
                 )
             )
     else:
-        title = f"{err.phase} failed" if isinstance(err, PhaseError) else "deploy failed"
+        if isinstance(err, PhaseError):
+            title = f"{err.phase} failed"
+        else:
+            title = "deploy cancelled" if isinstance(err, Cancelled) else "deploy failed"
         message = str(err).removeprefix(title + ": ")
         reporter.annotate(Annotation("error", message, title=title))
 

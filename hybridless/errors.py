@@ -12,6 +12,7 @@ from dataclasses import dataclass
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_CANCELLED = 3
 
 
 class HybridlessError(Exception):
@@ -50,3 +51,9 @@ class PhaseError(HybridlessError):
     def __init__(self, phase: str, message: str) -> None:
         self.phase = phase
         super().__init__(f"{phase} failed: {message}")
+
+
+class Cancelled(HybridlessError):
+    """The deploy was stopped on request (SIGINT, SIGTERM) and the stack change cancelled."""
+
+    exit_code = EXIT_CANCELLED

@@ -36,10 +36,12 @@ FARGATE_MEMORY = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
+ALARM_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$")
+
 # Keys of the documented model (CONFIG.md) that this version refuses with a clear message.
 NOT_YET = {
     "top": {"resources"},
-    "provider": {"iam", "rollbackConfiguration", "terminationProtection"},
+    "provider": {"iam"},
     "hybridless": {"buildConcurrency", "tags", "images"},
     "function": {"handler", "ecsClusterArn", "albListenerArn", "albIsPrivate"},
     "httpd": {
@@ -138,6 +140,9 @@ class App:
     tags: tuple[tuple[str, str], ...] = ()
     vpc: Vpc | None = None
     events: tuple[Event, ...] = field(default_factory=tuple)
+    termination_protection: bool | None = None  # None: leave the stack's setting as it is
+    rollback_alarms: tuple[str, ...] = ()
+    rollback_monitoring_minutes: int = 0
 
     @property
     def images(self) -> tuple[Image, ...]:
@@ -236,6 +241,13 @@ class _Reader:
             return default
         return value
 
+    def boolean(self, path: Path_) -> bool | None:
+        value = self.get(path)
+        if value is None or isinstance(value, bool):
+            return value
+        self.fail(path, f"must be true or false, not {_kind(value)}")
+        return None
+
     def strings(self, path: Path_, required: bool = False) -> tuple[str, ...]:
         value = self.get(path)
         if value is None:
@@ -313,6 +325,8 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
             "tags",
             "environment",
             "vpc",
+            "rollbackConfiguration",
+            "terminationProtection",
         },
         NOT_YET["provider"],
     )
@@ -358,6 +372,17 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
         keep = r.integer((*bucket_path, "keepDeployments"), 5, 1, 1000)
 
     vpc = _vpc(r, (*provider, "vpc"))
+    rollback = (*provider, "rollbackConfiguration")
+    r.mapping(rollback)
+    r.keys(rollback, {"alarms", "monitoringTimeInMinutes"})
+    alarms = r.strings((*rollback, "alarms"))
+    for index, arn in enumerate(alarms):
+        if not ALARM_ARN.match(arn):
+            r.fail((*rollback, "alarms", index), f"{arn!r} is not a CloudWatch alarm ARN")
+    if len(alarms) > 5:
+        r.fail((*rollback, "alarms"), "CloudFormation takes at most 5 rollback triggers")
+    monitoring = r.integer((*rollback, "monitoringTimeInMinutes"), 0, 0, 180)
+    protection = r.boolean((*provider, "terminationProtection"))
     provider_env = r.pairs((*provider, "environment"))
     tags = r.pairs((*provider, "tags"))
 
@@ -412,6 +437,9 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
         tags=tags,
         vpc=vpc,
         events=tuple(events),
+        termination_protection=protection,
+        rollback_alarms=alarms,
+        rollback_monitoring_minutes=monitoring,
     )
 
 

@@ -63,6 +63,10 @@ class DeployOptions:
     role_to_assume: str | None = None
     role_session_name: str | None = None
     dotenv: Path | None = None
+    role_arn: str | None = None
+    notification_arns: tuple[str, ...] = ()
+    continue_update_rollback: bool = False
+    resources_to_skip: tuple[str, ...] = ()
 
 
 @dataclass
@@ -172,6 +176,13 @@ def deploy(
                 preview=options.preview,
                 parameters=dict(options.parameters),
                 timeout_minutes=options.timeout_minutes,
+                role_arn=options.role_arn,
+                notification_arns=options.notification_arns,
+                rollback_alarms=app.rollback_alarms,
+                rollback_monitoring_minutes=app.rollback_monitoring_minutes,
+                termination_protection=app.termination_protection,
+                continue_update_rollback=options.continue_update_rollback,
+                resources_to_skip=options.resources_to_skip,
             ),
             reporter,
         )
@@ -200,6 +211,7 @@ def deploy(
                 "successful deploy cleans up again"
             )
     report_result(result, reporter)
+    reporter.info("AWS API calls: " + ", ".join(f"{k} {v}" for k, v in sorted(aws.calls.items())))
     publish(result, options, environ, reporter)
     return result
 

@@ -167,12 +167,13 @@ class Reporter:
                 [[c.action, c.logical_id, c.resource_type, c.replacement] for c in changes],
             )
 
-    def stack_event(self, event: Mapping[str, Any], root_cause: bool = False) -> None:
-        """One event line, in the order CloudFormation wrote them. A failure that is not just
-        the echo of another (a cancellation) is also an error annotation."""
-        self.facts.events.append(event)
+    def stack_event(self, event: Mapping[str, Any], label: str = "") -> None:
+        """One event line, in the order CloudFormation wrote them; `label` names the nested
+        stack it happened in ("Database/"). A failure that is not just the echo of another (a
+        cancellation) is also an error annotation."""
+        logical_id = f"{label}{event.get('LogicalResourceId', '?')}"
+        self.facts.events.append({**event, "LogicalResourceId": logical_id})
         reason = event.get("ResourceStatusReason") or ""
-        logical_id = event.get("LogicalResourceId", "?")
         resource_type = event.get("ResourceType", "?")
         status = str(event.get("ResourceStatus", "?"))
         self.info(f"{logical_id} {resource_type} {status}{': ' + reason if reason else ''}")

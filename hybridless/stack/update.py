@@ -1,24 +1,31 @@
 """Bring the stack to the packaged template, and tell the user what is happening.
 
-The state the stack is in decides the path: no stack → create; a stack that never got running
-(ROLLBACK_COMPLETE, REVIEW_IN_PROGRESS) → delete it and create; a stack another operation is
-changing → stop and say so; UPDATE_ROLLBACK_FAILED → stop with the recovery command; otherwise
-update. Nothing running is ever deleted to make way.
+The state the stack is in decides the path:
+- no stack → create;
+- a stack that never got running (ROLLBACK_COMPLETE, CREATE_FAILED, REVIEW_IN_PROGRESS) → delete
+  it and create;
+- a stack another operation is changing → wait for it to settle, following its events, then
+  decide again;
+- UPDATE_ROLLBACK_FAILED → stop, naming the resources that failed to roll back and the recovery;
+  or, when asked (`--continue-update-rollback`), continue the rollback, skipping only the
+  resources the user names, and then update;
+- otherwise update.
+Nothing running is ever deleted to make way.
 
 Two methods reach the same end:
 - `changeset` (default): create a change set, show every change, execute it, follow events.
   A change set with nothing in it is success ("no changes"), in both forms services report it.
 - `direct`: CreateStack/UpdateStack. No preview, one call fewer; Serverless and CDK offer the
-  same choice. An update whose template and tags equal the deployed ones is skipped as
-  "no changes" before calling UpdateStack. Emulators that do not recompute outputs when
-  executing a change set (moto) give correct outputs this way.
+  same choice. An update whose template, tags and parameters equal the deployed ones is skipped
+  as "no changes" before calling UpdateStack.
 
-Events are printed as they appear; when the stack ends anywhere but `*_COMPLETE`, the message
-names the first resource that failed and why, not the cancellations that followed it.
+Events are printed as they appear, nested stacks included (events.py); when the stack ends
+anywhere but `*_COMPLETE`, the message names the root cause.
 
-With a timeout, a stack still changing when it runs out is not left to finish unwatched: an
-update is cancelled (CloudFormation rolls it back to what ran before) and a stack being created
-is deleted, so the job's failure and the stack's state agree.
+A stack change this deploy started is never left running unwatched: on SIGINT/SIGTERM, or when
+`--timeout-minutes` runs out, an update is cancelled (CloudFormation rolls back to what ran
+before) and a stack being created is deleted, then the stack is followed until it settles and
+its state reported.
 """
 
 from __future__ import annotations
@@ -27,21 +34,34 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from hybridless.errors import PhaseError
+from hybridless.errors import Cancelled, PhaseError
 from hybridless.report import Reporter
 from hybridless.report.summary import ChangeRow
+from hybridless.stack.events import (
+    Follower,
+    Poller,
+    event_ids,
+    failure_message,
+    is_throttling,
+    rollback_failures,
+)
+
+__all__ = ["Poller", "Request", "StackResult", "deploy_stack"]
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
-RECREATE = ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS")
+RECREATE = ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS", "CREATE_FAILED")
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# GitHub ends a job after 6 hours; stop waiting before that, with time to say why.
 WAIT_LIMIT_SECONDS = 6 * 3600 - 600
 CHANGE_SET_LIMIT_SECONDS = 900
+# After a cancellation: how long to follow the rollback before reporting where it stands.
+CANCEL_FOLLOW_SECONDS = 300
 
 
 Change = ChangeRow
@@ -70,6 +90,13 @@ class Request:
     preview: bool = False
     parameters: Mapping[str, str] = field(default_factory=dict)
     timeout_minutes: float | None = None
+    role_arn: str | None = None
+    notification_arns: tuple[str, ...] = ()
+    rollback_alarms: tuple[str, ...] = ()
+    rollback_monitoring_minutes: int = 0
+    termination_protection: bool | None = None
+    continue_update_rollback: bool = False
+    resources_to_skip: tuple[str, ...] = ()
 
     def parameter_list(self) -> list[dict[str, str]]:
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()]
@@ -77,26 +104,35 @@ class Request:
     def tag_list(self) -> list[dict[str, str]]:
         return [{"Key": k, "Value": v} for k, v in self.tags.items()]
 
+    def stack_arguments(self) -> dict[str, Any]:
+        """What CreateChangeSet, CreateStack and UpdateStack all take."""
+        arguments: dict[str, Any] = {
+            "StackName": self.stack_name,
+            "TemplateURL": self.template_url,
+            "Capabilities": self.capabilities,
+            "Tags": self.tag_list(),
+            "Parameters": self.parameter_list(),
+        }
+        if self.role_arn:
+            arguments["RoleARN"] = self.role_arn
+        if self.notification_arns:
+            arguments["NotificationARNs"] = list(self.notification_arns)
+        if self.rollback_alarms or self.rollback_monitoring_minutes:
+            arguments["RollbackConfiguration"] = {
+                "RollbackTriggers": [
+                    {"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in self.rollback_alarms
+                ],
+                "MonitoringTimeInMinutes": self.rollback_monitoring_minutes,
+            }
+        return arguments
 
-class Poller:
-    """Sleeps between polls: quickly while things change, backing off while nothing does."""
 
-    def __init__(
-        self,
-        fastest: float = 1.0,
-        slowest: float = 10.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.fastest = fastest
-        self.slowest = slowest
-        self.delay = fastest
-        self._sleep = sleep
-        self.clock = clock
+@dataclass
+class Operation:
+    """Whether this deploy has asked CloudFormation to change the stack: from then on an
+    interruption cancels that change instead of walking away from it."""
 
-    def wait(self, progressed: bool) -> None:
-        self.delay = self.fastest if progressed else min(self.slowest, self.delay * 1.5)
-        self._sleep(self.delay)
+    started: bool = False
 
 
 def _code(err: ClientError) -> str:
@@ -130,38 +166,67 @@ def deploy_stack(
     poller = poller or Poller()
     limit = request.timeout_minutes * 60 if request.timeout_minutes else WAIT_LIMIT_SECONDS
     deadline = poller.clock() + limit
-    existing = describe_stack(cloudformation, request.stack_name)
+    existing, kind = _ready(cloudformation, request, reporter, poller, deadline)
     status = existing["StackStatus"] if existing else None
-    kind = _decide(request.stack_name, status)
     if kind == "RECREATE":
         if request.preview:
-            kind = "CREATE" if status == "REVIEW_IN_PROGRESS" else kind
+            if status != "REVIEW_IN_PROGRESS":
+                reporter.info(f"stack {request.stack_name} is {status}: a deploy will recreate it")
+                return StackResult(request.stack_name, str(status), changed=False, executed=False)
         else:
             reporter.info(
                 f"stack {request.stack_name} is {status}: it never ran, so it is deleted and "
                 "created again"
             )
             _delete_and_wait(cloudformation, existing or {}, reporter, poller)
-            kind = "CREATE"
-    if kind == "RECREATE":
-        reporter.info(f"stack {request.stack_name} is {status}: a deploy will recreate it")
-        return StackResult(request.stack_name, str(status), changed=False, executed=False)
+        kind = "CREATE"
     reporter.info(f"stack {request.stack_name}: {kind.lower()} ({request.method})")
-    seen = _event_ids(cloudformation, request.stack_name) if kind == "UPDATE" else set()
-    if request.method == "direct" and not request.preview:
-        if kind == "UPDATE" and _unchanged(cloudformation, existing or {}, request):
-            reporter.info("no changes: the stack already runs this template with these tags")
-            result = StackResult(request.stack_name, "", changed=False, executed=False)
+    seen = event_ids(cloudformation, request.stack_name) if kind == "UPDATE" else set()
+    operation = Operation()
+    try:
+        if request.method == "direct" and not request.preview:
+            if kind == "UPDATE" and _unchanged(cloudformation, existing or {}, request):
+                reporter.info("no changes: the stack already runs this template with these tags")
+                result = StackResult(request.stack_name, "", changed=False, executed=False)
+            else:
+                result = _direct(cloudformation, request, kind, reporter, operation)
         else:
-            result = _direct(cloudformation, request, kind, reporter, poller)
-    else:
-        result = _change_set(cloudformation, request, kind, reporter, poller)
-    if result.executed and result.changed:
-        result.status = _follow(cloudformation, request, seen, reporter, poller, deadline)
+            result = _change_set(cloudformation, request, kind, reporter, poller, operation)
+        if result.executed and result.changed:
+            result.status = _follow(
+                cloudformation, request, seen, reporter, poller, deadline, len(result.changes)
+            )
+    except KeyboardInterrupt:
+        if not operation.started:
+            raise
+        raise _cancel(cloudformation, request, reporter, poller) from None
     final = describe_stack(cloudformation, request.stack_name) or {}
     result.status = str(final.get("StackStatus", result.status))
     result.outputs = {o["OutputKey"]: o["OutputValue"] for o in final.get("Outputs", [])}
+    if not request.preview:
+        _protect(cloudformation, request, final, reporter)
     return result
+
+
+def _ready(
+    cloudformation: Any, request: Request, reporter: Reporter, poller: Poller, deadline: float
+) -> tuple[dict[str, Any] | None, str]:
+    """The stack once it can be changed, and how: waits out other operations and, when asked,
+    finishes a failed rollback first."""
+    while True:
+        existing = describe_stack(cloudformation, request.stack_name)
+        status = existing["StackStatus"] if existing else None
+        kind = _decide(request.stack_name, status)
+        if kind == "WAIT":
+            reporter.info(
+                f"stack {request.stack_name} is {status}: another operation is changing it; "
+                "waiting for it to finish"
+            )
+            _settle(cloudformation, request.stack_name, reporter, poller, deadline)
+        elif kind == "STUCK":
+            _recover(cloudformation, request, reporter, poller, deadline)
+        else:
+            return existing, kind
 
 
 def _decide(name: str, status: str | None) -> str:
@@ -170,19 +235,102 @@ def _decide(name: str, status: str | None) -> str:
     if status in RECREATE:
         return "RECREATE"
     if status == "UPDATE_ROLLBACK_FAILED":
+        return "STUCK"
+    if status.endswith("_IN_PROGRESS"):
+        return "WAIT"
+    if status in ("DELETE_FAILED", "ROLLBACK_FAILED"):
         raise PhaseError(
             "update",
-            f"stack {name} is UPDATE_ROLLBACK_FAILED: fix the resources that failed to roll "
-            f"back, then run `aws cloudformation continue-update-rollback --stack-name {name}` "
-            "(add --resources-to-skip for resources that cannot be fixed)",
+            f"stack {name} is {status}: CloudFormation could not delete or roll back some of its "
+            "resources; see the stack's events, fix or remove those resources, then delete the "
+            "stack",
         )
-    if status.endswith("_IN_PROGRESS"):
-        raise PhaseError(
-            "update", f"stack {name} is {status}: another operation is changing it; retry later"
-        )
-    if status in ("DELETE_FAILED", "ROLLBACK_FAILED"):
-        raise PhaseError("update", f"stack {name} is {status}: it needs attention by hand first")
     return "UPDATE"
+
+
+def _settle(
+    cloudformation: Any, stack_name: str, reporter: Reporter, poller: Poller, deadline: float
+) -> str:
+    """Follow an operation this deploy did not start until the stack leaves *_IN_PROGRESS."""
+    follower = Follower(cloudformation, stack_name, reporter, event_ids(cloudformation, stack_name))
+    while True:
+        progressed = follower.poll()
+        stack = describe_stack(cloudformation, stack_name) or {}
+        status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
+        if not status.endswith("_IN_PROGRESS"):
+            reporter.info(f"stack {stack_name} settled: {status}")
+            return status
+        if poller.clock() > deadline:
+            raise PhaseError(
+                "update",
+                f"stack {stack_name} was still {status} (another operation) when the time limit "
+                "ran out; nothing was changed by this deploy",
+            )
+        poller.wait(progressed=bool(progressed))
+
+
+def _recover(
+    cloudformation: Any, request: Request, reporter: Reporter, poller: Poller, deadline: float
+) -> None:
+    """UPDATE_ROLLBACK_FAILED: continue the rollback if asked to, else stop with what to do."""
+    name = request.stack_name
+    events = [
+        event
+        for page in cloudformation.get_paginator("describe_stack_events").paginate(StackName=name)
+        for event in page["StackEvents"]
+    ]
+    failed = rollback_failures(events, name)
+    listing = "; ".join(
+        f"{e['LogicalResourceId']} ({e['ResourceType']}): "
+        f"{e.get('ResourceStatusReason') or 'no reason given'}"
+        for e in failed
+    )
+    names = [str(e["LogicalResourceId"]) for e in failed]
+    if not request.continue_update_rollback:
+        skip = f" --resources-to-skip {' '.join(names)}" if names else ""
+        raise PhaseError(
+            "update",
+            f"stack {name} is UPDATE_ROLLBACK_FAILED: "
+            + (f"these resources failed to roll back: {listing}. " if failed else "")
+            + "Fix what stops them, then deploy again with --continue-update-rollback "
+            "(add --resources-to-skip NAME,... for resources that cannot be fixed, which are "
+            "then left as they are), or run `aws cloudformation continue-update-rollback "
+            f"--stack-name {name}{skip}`",
+        )
+    unknown = sorted(set(request.resources_to_skip) - set(names))
+    if unknown:
+        raise PhaseError(
+            "update",
+            f"--resources-to-skip names {', '.join(unknown)}, which did not fail to roll back; "
+            f"those that did: {', '.join(names) or 'none'}",
+        )
+    skipping = (
+        f", skipping {', '.join(request.resources_to_skip)}" if request.resources_to_skip else ""
+    )
+    reporter.info(
+        f"stack {name} is UPDATE_ROLLBACK_FAILED ({listing}); continuing the rollback{skipping}"
+    )
+    seen = event_ids(cloudformation, name)
+    arguments: dict[str, Any] = {"StackName": name}
+    if request.resources_to_skip:
+        arguments["ResourcesToSkip"] = list(request.resources_to_skip)
+    if request.role_arn:
+        arguments["RoleARN"] = request.role_arn
+    cloudformation.continue_update_rollback(**arguments)
+    follower = Follower(cloudformation, name, reporter, seen)
+    while True:
+        progressed = follower.poll()
+        status = str((describe_stack(cloudformation, name) or {}).get("StackStatus", ""))
+        if status == "UPDATE_ROLLBACK_COMPLETE":
+            reporter.info(f"stack {name}: rollback completed; now updating")
+            return
+        if not status.endswith("_IN_PROGRESS"):
+            raise PhaseError("update", failure_message(name, status, follower.failures))
+        if poller.clock() > deadline:
+            raise PhaseError(
+                "update", f"stack {name} was still {status} when the time limit ran out"
+            )
+        poller.wait(progressed=bool(progressed))
 
 
 def _delete_and_wait(
@@ -190,8 +338,8 @@ def _delete_and_wait(
 ) -> None:
     stack_id = stack["StackId"]
     cloudformation.delete_stack(StackName=stack_id)
-    deadline = time.monotonic() + CHANGE_SET_LIMIT_SECONDS
-    while time.monotonic() < deadline:
+    deadline = poller.clock() + CHANGE_SET_LIMIT_SECONDS
+    while poller.clock() < deadline:
         current = describe_stack(cloudformation, stack_id)
         if current is None or current["StackStatus"] == "DELETE_COMPLETE":
             return
@@ -199,6 +347,19 @@ def _delete_and_wait(
             raise PhaseError("update", f"stack {stack['StackName']} could not be deleted")
         poller.wait(progressed=False)
     raise PhaseError("update", f"stack {stack['StackName']} was not deleted within 15 minutes")
+
+
+def _protect(
+    cloudformation: Any, request: Request, stack: Mapping[str, Any], reporter: Reporter
+) -> None:
+    """Bring termination protection to what the config says (left alone when it says nothing)."""
+    wanted = request.termination_protection
+    if wanted is None or not stack or bool(stack.get("EnableTerminationProtection")) == wanted:
+        return
+    cloudformation.update_termination_protection(
+        StackName=request.stack_name, EnableTerminationProtection=wanted
+    )
+    reporter.info(f"termination protection {'enabled' if wanted else 'disabled'}")
 
 
 def _unchanged(cloudformation: Any, stack: Mapping[str, Any], request: Request) -> bool:
@@ -222,21 +383,19 @@ def _unchanged(cloudformation: Any, stack: Mapping[str, Any], request: Request) 
 
 
 def _direct(
-    cloudformation: Any, request: Request, kind: str, reporter: Reporter, poller: Poller
+    cloudformation: Any, request: Request, kind: str, reporter: Reporter, operation: Operation
 ) -> StackResult:
-    arguments: dict[str, Any] = {
-        "StackName": request.stack_name,
-        "TemplateURL": request.template_url,
-        "Capabilities": request.capabilities,
-        "Tags": request.tag_list(),
-        "Parameters": request.parameter_list(),
-    }
+    arguments = request.stack_arguments()
     try:
         if kind == "CREATE":
             if request.timeout_minutes:
                 arguments["TimeoutInMinutes"] = max(1, math.ceil(request.timeout_minutes))
+            if request.termination_protection:
+                arguments["EnableTerminationProtection"] = True
+            operation.started = True
             cloudformation.create_stack(**arguments)
         else:
+            operation.started = True
             cloudformation.update_stack(**arguments)
     except ClientError as err:
         if _code(err) == "ValidationError" and _is_no_changes(_message(err)):
@@ -247,19 +406,20 @@ def _direct(
 
 
 def _change_set(
-    cloudformation: Any, request: Request, kind: str, reporter: Reporter, poller: Poller
+    cloudformation: Any,
+    request: Request,
+    kind: str,
+    reporter: Reporter,
+    poller: Poller,
+    operation: Operation,
 ) -> StackResult:
     name = change_set_name(request.deployment_id)
     try:
         created = cloudformation.create_change_set(
-            StackName=request.stack_name,
             ChangeSetName=name,
             ChangeSetType=kind,
-            TemplateURL=request.template_url,
-            Capabilities=request.capabilities,
-            Tags=request.tag_list(),
-            Parameters=request.parameter_list(),
             Description=f"hybridless deployment {request.deployment_id}",
+            **request.stack_arguments(),
         )
     except ClientError as err:
         if _code(err) == "ValidationError" and _is_no_changes(_message(err)):
@@ -284,6 +444,7 @@ def _change_set(
         reporter.info(f"preview: change set {name} created and left unexecuted")
         result.executed = False
         return result
+    operation.started = True
     cloudformation.execute_change_set(ChangeSetName=change_set_id)
     return result
 
@@ -326,25 +487,50 @@ def _follow(
     reporter: Reporter,
     poller: Poller,
     deadline: float,
+    expected: int = 0,
 ) -> str:
-    """Print each new event once, in order, until the stack settles; return its status."""
+    """Print each new event once, in order, until the stack settles; return its status.
+    `expected` is how many resources the change set touches: once that many have settled, the
+    end is near and polling speeds up again."""
     stack_name = request.stack_name
-    failures: list[dict[str, Any]] = []
+    follower = Follower(cloudformation, stack_name, reporter, seen)
     while True:
-        new = _new_events(cloudformation, stack_name, seen)
-        for event in new:
-            reporter.stack_event(event)
-            if event["ResourceStatus"].endswith("_FAILED"):
-                failures.append(event)
-        stack = describe_stack(cloudformation, stack_name) or {}
+        try:
+            progressed = follower.poll()
+            stack = describe_stack(cloudformation, stack_name) or {}
+        except ClientError as err:
+            if not is_throttling(err):
+                raise
+            poller.throttled()
+            continue
         status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
         if not status.endswith("_IN_PROGRESS"):
             if status not in SUCCESS:
-                raise PhaseError("update", _failure_message(stack_name, status, failures))
+                raise PhaseError("update", failure_message(stack_name, status, follower.failures))
             return status
         if poller.clock() > deadline:
             raise PhaseError("update", _give_up(cloudformation, request, status, reporter))
-        poller.wait(progressed=bool(new))
+        near_end = status.endswith("_CLEANUP_IN_PROGRESS") or (
+            expected > 0 and len(follower.settled - {stack_name}) >= expected
+        )
+        poller.wait(progressed=bool(progressed), near_end=near_end)
+
+
+def _stop(cloudformation: Any, name: str, status: str) -> str:
+    """Ask CloudFormation to stop the operation in progress; returns what was done."""
+    try:
+        if status == "UPDATE_IN_PROGRESS":
+            cloudformation.cancel_update_stack(StackName=name)
+            return (
+                "the update was cancelled and CloudFormation rolls the stack back to what ran "
+                "before"
+            )
+        if status == "CREATE_IN_PROGRESS":
+            cloudformation.delete_stack(StackName=name)
+            return "the stack was still being created, so it is being deleted"
+    except ClientError as err:
+        return f"cancelling failed ({_code(err)}: {_message(err)}); it is left to finish"
+    return "it cannot be cancelled in that state and is left to finish"
 
 
 def _give_up(cloudformation: Any, request: Request, status: str, reporter: Reporter) -> str:
@@ -353,66 +539,36 @@ def _give_up(cloudformation: Any, request: Request, status: str, reporter: Repor
     waited = (
         f"{request.timeout_minutes:g} minute(s)" if request.timeout_minutes else "the time limit"
     )
-    try:
-        if status == "UPDATE_IN_PROGRESS":
-            cloudformation.cancel_update_stack(StackName=name)
-            done = (
-                "the update was cancelled and CloudFormation rolls the stack back to what ran "
-                "before"
-            )
-        elif status == "CREATE_IN_PROGRESS":
-            cloudformation.delete_stack(StackName=name)
-            done = "the stack was still being created, so it is being deleted"
-        else:
-            done = "it cannot be cancelled in that state and is left to finish"
-    except ClientError as err:
-        done = f"cancelling failed ({_code(err)}: {_message(err)}); it is left to finish"
+    done = _stop(cloudformation, name, status)
     reporter.warning(f"stack {name}: {status} after {waited}; {done}")
     return f"stack {name} was still {status} after {waited}; {done}"
 
 
-def _event_ids(cloudformation: Any, stack_name: str) -> set[str]:
-    """The newest page of events before this deploy: the line under which nothing is new.
-    Event ids, not timestamps, so a skewed local clock cannot hide or repeat events."""
+def _cancel(
+    cloudformation: Any, request: Request, reporter: Reporter, poller: Poller
+) -> BaseException:
+    """After SIGINT/SIGTERM: stop what this deploy started, follow the stack until it settles
+    (a second signal stops the waiting, not the cancellation), and say where it ended."""
+    name = request.stack_name
+    stack = describe_stack(cloudformation, name) or {}
+    status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
+    if status not in ("UPDATE_IN_PROGRESS", "CREATE_IN_PROGRESS"):
+        return Cancelled(f"interrupted; stack {name} is {status}: nothing was left running")
+    done = _stop(cloudformation, name, status)
+    reporter.warning(
+        f"interrupted: {done}; following the stack until it settles (interrupt again to stop "
+        "waiting)"
+    )
+    follower = Follower(cloudformation, name, reporter, event_ids(cloudformation, name))
+    until = poller.clock() + CANCEL_FOLLOW_SECONDS
     try:
-        page = cloudformation.describe_stack_events(StackName=stack_name)
-    except ClientError:
-        return set()
-    return {event["EventId"] for event in page["StackEvents"]}
-
-
-def _new_events(cloudformation: Any, stack_name: str, seen: set[str]) -> list[dict[str, Any]]:
-    """Events not printed yet, oldest first; stops reading at the first one already seen
-    (the service lists newest first)."""
-    fresh: list[dict[str, Any]] = []
-    for page in cloudformation.get_paginator("describe_stack_events").paginate(
-        StackName=stack_name
-    ):
-        for event in page["StackEvents"]:
-            if event["EventId"] in seen:
+        while poller.clock() < until:
+            progressed = follower.poll()
+            current = describe_stack(cloudformation, name)
+            status = str(current["StackStatus"]) if current else "DELETE_COMPLETE"
+            if not status.endswith("_IN_PROGRESS"):
                 break
-            fresh.append(event)
-        else:
-            continue
-        break
-    seen.update(event["EventId"] for event in fresh)
-    fresh.reverse()
-    return fresh
-
-
-def _failure_message(stack_name: str, status: str, failures: list[dict[str, Any]]) -> str:
-    root = next(
-        (
-            f
-            for f in failures
-            if "cancelled" not in (f.get("ResourceStatusReason") or "").lower()
-            and f["LogicalResourceId"] != stack_name
-        ),
-        failures[0] if failures else None,
-    )
-    if root is None:
-        return f"stack {stack_name} ended {status}"
-    return (
-        f"stack {stack_name} ended {status}; the first failure: {root['LogicalResourceId']} "
-        f"({root['ResourceType']}): {root.get('ResourceStatusReason') or 'no reason given'}"
-    )
+            poller.wait(progressed=bool(progressed))
+    except KeyboardInterrupt:
+        reporter.warning("stopped waiting; CloudFormation carries on")
+    return Cancelled(f"deploy cancelled: stack {name} is {status} ({done})")

@@ -178,3 +178,57 @@ def test_parameters_reach_the_stack_in_both_methods_and_a_new_value_is_a_change(
     assert changed.changed is True
     parameters = cloudformation.describe_stacks(StackName=f"params-{unique}")["Stacks"][0]
     assert parameters["Parameters"] == [{"ParameterKey": "Colour", "ParameterValue": "green"}]
+
+
+def test_stack_settings_reach_the_stack_on_create_and_on_update(
+    ground_env: GroundHandle, unique: str
+) -> None:
+    """Termination protection, a service role, notification topics and alarm-driven rollback,
+    as moto stores them. moto lacks UpdateTerminationProtection, so protection is set here on
+    CreateStack (direct); turning it on and off later is shown against the CloudFormation
+    double (test_stack_engine.py)."""
+    cloudformation = boto3.client("cloudformation")
+    s3 = boto3.client("s3")
+    sns = boto3.client("sns")
+    topic = sns.create_topic(Name=f"stack-events-{unique}")["TopicArn"]
+    bucket = f"settings-{unique}"
+    s3.create_bucket(Bucket=bucket)
+    body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    s3.put_object(Bucket=bucket, Key="t.json", Body=body.encode())
+    url = f"{ground_env.env['AWS_ENDPOINT_URL']}/{bucket}/t.json"
+    role = "arn:aws:iam::123456789012:role/cloudformation-deployer"
+    alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:errors"
+
+    def deploy(method: str, deployment: str, protection: bool | None) -> update.StackResult:
+        return update.deploy_stack(
+            cloudformation,
+            update.Request(
+                stack_name=f"settings-{unique}",
+                template_url=url,
+                capabilities=[],
+                tags={"run": deployment},
+                method=method,
+                deployment_id=deployment,
+                template_body=body,
+                role_arn=role,
+                notification_arns=(topic,),
+                rollback_alarms=(alarm,),
+                rollback_monitoring_minutes=5,
+                termination_protection=protection,
+            ),
+            Reporter(ci="terminal"),
+        )
+
+    created = deploy("direct", "one", True)
+    first = cloudformation.describe_stacks(StackName=f"settings-{unique}")["Stacks"][0]
+    deploy("changeset", "two", None)
+    second = cloudformation.describe_stacks(StackName=f"settings-{unique}")["Stacks"][0]
+
+    assert created.status == "CREATE_COMPLETE"
+    assert first["EnableTerminationProtection"] is True
+    assert first["NotificationARNs"] == [topic]
+    assert first["RoleARN"] == role
+    # The config said nothing the second time: protection is left as it was. (moto reports a
+    # change of tags alone as "no changes", so this update changed nothing else either.)
+    assert second["EnableTerminationProtection"] is True
+    assert second["RoleARN"] == role

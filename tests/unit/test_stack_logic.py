@@ -11,11 +11,11 @@ import pytest
 
 from hybridless.errors import PhaseError
 from hybridless.report import Reporter
+from hybridless.stack.events import failure_message as _failure_message
 from hybridless.stack.update import (
     Poller,
     Request,
     _decide,
-    _failure_message,
     _is_no_changes,
     change_set_name,
     deploy_stack,
@@ -36,7 +36,7 @@ def test_no_stack_is_created() -> None:
     assert _decide(STACK, None) == "CREATE"
 
 
-@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"])
+@pytest.mark.parametrize("status", ["ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS", "CREATE_FAILED"])
 def test_a_stack_that_never_ran_is_recreated(status: str) -> None:
     assert _decide(STACK, status) == "RECREATE"
 
@@ -49,14 +49,8 @@ def test_a_settled_stack_is_updated(status: str) -> None:
     assert _decide(STACK, status) == "UPDATE"
 
 
-def test_update_rollback_failed_stops_with_the_recovery_command() -> None:
-    with pytest.raises(PhaseError) as error:
-        _decide(STACK, "UPDATE_ROLLBACK_FAILED")
-
-    message = str(error.value)
-    assert error.value.phase == "update"
-    assert "UPDATE_ROLLBACK_FAILED" in message
-    assert f"aws cloudformation continue-update-rollback --stack-name {STACK}" in message
+def test_update_rollback_failed_is_a_stuck_stack_to_recover() -> None:
+    assert _decide(STACK, "UPDATE_ROLLBACK_FAILED") == "STUCK"
 
 
 @pytest.mark.parametrize(
@@ -70,14 +64,13 @@ def test_update_rollback_failed_stops_with_the_recovery_command() -> None:
         "ROLLBACK_IN_PROGRESS",
     ],
 )
-def test_a_stack_being_changed_stops_the_deploy(status: str) -> None:
-    with pytest.raises(PhaseError, match=f"{STACK} is {status}: another operation"):
-        _decide(STACK, status)
+def test_a_stack_being_changed_is_waited_for(status: str) -> None:
+    assert _decide(STACK, status) == "WAIT"
 
 
 @pytest.mark.parametrize("status", ["DELETE_FAILED", "ROLLBACK_FAILED"])
 def test_a_stack_that_needs_a_person_stops_the_deploy(status: str) -> None:
-    with pytest.raises(PhaseError, match=f"{STACK} is {status}: it needs attention by hand"):
+    with pytest.raises(PhaseError, match=f"{STACK} is {status}: CloudFormation could not"):
         _decide(STACK, status)
 
 
@@ -137,7 +130,7 @@ def test_the_first_real_failure_is_named_not_the_cancellations() -> None:
     message = _failure_message(STACK, "UPDATE_ROLLBACK_COMPLETE", failures)
 
     assert message == (
-        f"stack {STACK} ended UPDATE_ROLLBACK_COMPLETE; the first failure: WebService "
+        f"stack {STACK} ended UPDATE_ROLLBACK_COMPLETE; the root cause: WebService "
         "(AWS::ECS::Service): ECS Deployment Circuit Breaker was triggered"
     )
 
@@ -150,13 +143,13 @@ def test_the_stack_itself_is_not_the_first_failure() -> None:
 
     message = _failure_message(STACK, "ROLLBACK_COMPLETE", failures)
 
-    assert "the first failure: WebService (AWS::ECS::Service): Invalid request provided" in message
+    assert "the root cause: WebService (AWS::ECS::Service): Invalid request provided" in message
 
 
 def test_when_only_cancellations_failed_the_first_one_is_named() -> None:
     failures = [event("A", "Resource update cancelled"), event("B", "Resource update cancelled")]
 
-    assert "the first failure: A " in _failure_message(STACK, "UPDATE_ROLLBACK_COMPLETE", failures)
+    assert "the root cause: A " in _failure_message(STACK, "UPDATE_ROLLBACK_COMPLETE", failures)
 
 
 def test_without_failures_only_the_status_is_given() -> None:
@@ -176,6 +169,10 @@ def test_a_failure_without_a_reason_says_so() -> None:
 # --- Poller ----------------------------------------------------------------------------------
 
 
+def no_jitter(low: float, high: float) -> float:
+    return 1.0
+
+
 class RecordingSleep:
     def __init__(self) -> None:
         self.delays: list[float] = []
@@ -186,7 +183,7 @@ class RecordingSleep:
 
 def test_the_poller_backs_off_while_nothing_happens_and_caps_at_the_slowest() -> None:
     sleep = RecordingSleep()
-    poller = Poller(fastest=1.0, slowest=10.0, sleep=sleep)
+    poller = Poller(fastest=1.0, slowest=10.0, sleep=sleep, jitter=no_jitter)
 
     for _ in range(8):
         poller.wait(progressed=False)
@@ -198,7 +195,7 @@ def test_the_poller_backs_off_while_nothing_happens_and_caps_at_the_slowest() ->
 
 def test_the_poller_speeds_up_again_on_progress() -> None:
     sleep = RecordingSleep()
-    poller = Poller(fastest=0.5, slowest=4.0, sleep=sleep)
+    poller = Poller(fastest=0.5, slowest=4.0, sleep=sleep, jitter=no_jitter)
 
     poller.wait(progressed=False)
     poller.wait(progressed=False)
@@ -212,7 +209,7 @@ def test_the_poller_speeds_up_again_on_progress() -> None:
 
 def test_the_poller_never_sleeps_longer_than_the_slowest() -> None:
     sleep = RecordingSleep()
-    poller = Poller(fastest=3.0, slowest=4.0, sleep=sleep)
+    poller = Poller(fastest=3.0, slowest=4.0, sleep=sleep, jitter=no_jitter)
 
     for _ in range(5):
         poller.wait(progressed=False)

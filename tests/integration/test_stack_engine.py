@@ -1,0 +1,353 @@
+"""The stack engine against what moto cannot show: the CloudFormation double playing the
+scenarios in tests/scenarios (each named after what it shows), through the standard endpoint
+variable, exactly as the tool talks to AWS."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from hybridless.errors import Cancelled, PhaseError
+from hybridless.report import Reporter
+from hybridless.stack import update
+from hybridless.stack.events import Poller
+from proving_ground.cloudformation_double import CloudFormationDouble
+from tests.integration.hello import App
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+STACK = "app"
+
+
+def double_for(name: str, stack_name: str = STACK) -> CloudFormationDouble:
+    return CloudFormationDouble(SCENARIOS / f"{name}.yml", stack_name)
+
+
+@pytest.fixture
+def doubles() -> Iterator[list[CloudFormationDouble]]:
+    started: list[CloudFormationDouble] = []
+    yield started
+    for double in started:
+        double.close()
+
+
+def client(double: CloudFormationDouble) -> Any:
+    return boto3.client(
+        "cloudformation",
+        endpoint_url=double.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def request(**changes: Any) -> update.Request:
+    values: dict[str, Any] = {
+        "stack_name": STACK,
+        "template_url": "https://bucket.s3.amazonaws.com/app/template.json",
+        "capabilities": ["CAPABILITY_IAM"],
+        "tags": {"hybridless:service": "app"},
+        "method": "changeset",
+        "deployment_id": "20261122T101500.123Z-1a2b3c4",
+    }
+    values.update(changes)
+    return update.Request(**values)
+
+
+def fast() -> Poller:
+    return Poller(fastest=0.05, slowest=0.2)
+
+
+def run(double: CloudFormationDouble, **changes: Any) -> tuple[Any, str]:
+    """deploy_stack against the double; (result or the error raised, the log)."""
+    stream = io.StringIO()
+    try:
+        outcome: Any = update.deploy_stack(
+            client(double), request(**changes), Reporter(stream, ci="github"), fast()
+        )
+    except (PhaseError, Cancelled) as err:
+        outcome = err
+    return outcome, stream.getvalue()
+
+
+def resource_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if re.search(r"\] \S+ AWS::\S+ [A-Z_]+", line)]
+
+
+def test_a_failed_first_create_is_deleted_and_created_again_by_the_next_deploy(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("create-fails-then-next-deploy-recreates")
+    doubles.append(double)
+
+    first, _ = run(double)
+    second, second_log = run(double, deployment_id="20261122T101600.000Z-1a2b3c4")
+
+    assert isinstance(first, PhaseError)
+    assert str(first).endswith(
+        "ended ROLLBACK_COMPLETE; the root cause: WebService (AWS::ECS::Service): Invalid "
+        "request provided: CreateService error: subnet-0abc does not exist"
+    )
+    assert "it never ran, so it is deleted and created again" in second_log
+    actions = double.double.actions()
+    assert actions.index("DeleteStack") < len(actions) - actions[::-1].index("CreateChangeSet")
+    assert second.status == "CREATE_COMPLETE"
+    assert second.outputs == {
+        "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/app-queue"
+    }
+
+
+def test_a_failed_update_names_the_root_cause_not_the_cancellation(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("update-fails-and-rolls-back")
+    doubles.append(double)
+
+    error, log = run(double)
+
+    assert isinstance(error, PhaseError)
+    assert (
+        "ended UPDATE_ROLLBACK_COMPLETE; the root cause: WebService (AWS::ECS::Service): "
+        in str(error)
+    )
+    assert "Circuit Breaker was triggered" in str(error)
+    annotations = [line for line in log.splitlines() if line.startswith("::error")]
+    assert len(annotations) == 1
+    assert annotations[0].startswith("::error title=WebService (AWS%3A%3AECS%3A%3AService)")
+    # Every change-set page was read (the double serves three changes a page).
+    assert "change set hybridless-20261122T101500-123Z-1a2b3c4: 3 change(s)" in log
+
+
+def test_update_rollback_failed_stops_and_names_what_failed_to_roll_back(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("update-rollback-failed")
+    doubles.append(double)
+
+    error, _ = run(double)
+
+    assert isinstance(error, PhaseError)
+    message = str(error)
+    assert "Database (AWS::RDS::DBInstance): Cannot roll back: the instance was modified" in message
+    assert "WebService" not in message  # it failed in the update, not in the rollback
+    assert "--continue-update-rollback" in message
+    assert f"continue-update-rollback --stack-name {STACK} --resources-to-skip Database" in message
+    assert "ContinueUpdateRollback" not in double.double.actions()
+
+
+def test_asked_to_the_rollback_is_continued_skipping_only_what_was_named_then_updated(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("update-rollback-failed")
+    doubles.append(double)
+
+    result, log = run(double, continue_update_rollback=True, resources_to_skip=("Database",))
+
+    assert result.status == "UPDATE_COMPLETE", log
+    calls = [c for c in double.double.calls if c["action"] == "ContinueUpdateRollback"]
+    assert len(calls) == 1
+    assert calls[0]["params"]["ResourcesToSkip.member.1"] == "Database"
+    assert "ResourcesToSkip.member.2" not in calls[0]["params"]
+    assert "Resource skipped during UpdateRollback" in log
+
+
+def test_skipping_a_resource_that_did_not_fail_is_refused_before_any_change(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("update-rollback-failed")
+    doubles.append(double)
+
+    error, _ = run(double, continue_update_rollback=True, resources_to_skip=("Web",))
+
+    assert isinstance(error, PhaseError)
+    assert "names Web, which did not fail to roll back; those that did: Database" in str(error)
+    assert "ContinueUpdateRollback" not in double.double.actions()
+
+
+def test_a_busy_stack_is_waited_for_then_updated(doubles: list[CloudFormationDouble]) -> None:
+    double = double_for("busy-stack-settles-then-updates")
+    doubles.append(double)
+
+    result, log = run(double)
+
+    assert result.status == "UPDATE_COMPLETE"
+    assert f"stack {STACK} is UPDATE_IN_PROGRESS: another operation is changing it" in log
+    assert "Worker AWS::ECS::Service UPDATE_COMPLETE" in log
+    assert f"stack {STACK} settled: UPDATE_COMPLETE" in log
+    created = next(c for c in double.double.calls if c["action"] == "CreateChangeSet")
+    assert created["at"] - double.double.started >= 1.2
+
+
+def test_a_nested_stack_s_events_are_streamed_and_its_failure_is_the_root_cause(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("nested-stack-fails")
+    doubles.append(double)
+
+    error, log = run(double)
+
+    assert isinstance(error, PhaseError)
+    assert (
+        "the root cause: Database/Table (AWS::DynamoDB::Table): Property AttributeDefinitions"
+        in (str(error))
+    )
+    lines = resource_lines(log)
+    assert any("Database/Table AWS::DynamoDB::Table UPDATE_IN_PROGRESS" in line for line in lines)
+    assert any("Database/Table AWS::DynamoDB::Table UPDATE_FAILED" in line for line in lines)
+    # The nested stack's own status events are not repeated: its parent reports them.
+    assert not any("Database/app-Database" in line for line in lines)
+
+
+def test_a_slow_stack_s_events_are_each_printed_once_in_order(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("slow-stack-of-40-resources")
+    doubles.append(double)
+
+    result, log = run(double)
+
+    assert result.status == "CREATE_COMPLETE"
+    lines = [line.split("] ", 1)[1] for line in resource_lines(log) if "Queue" in line]
+    expected = sorted(
+        [(i * 0.05, f"Queue{i:02d} AWS::SQS::Queue CREATE_IN_PROGRESS") for i in range(40)]
+        + [(i * 0.05 + 0.5, f"Queue{i:02d} AWS::SQS::Queue CREATE_COMPLETE") for i in range(40)]
+    )
+    assert lines == [text for _, text in expected]
+
+
+def test_aws_s_empty_change_set_is_success_and_nothing_is_executed(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("empty-change-set-aws-form")
+    doubles.append(double)
+
+    result, log = run(double)
+
+    assert result.changed is False
+    assert result.status == "UPDATE_COMPLETE"
+    assert result.outputs == {"ServiceEndpoint": "http://unchanged"}
+    assert "no changes" in log
+    actions = double.double.actions()
+    assert "DeleteChangeSet" in actions and "ExecuteChangeSet" not in actions
+
+
+def test_termination_protection_follows_the_config_even_without_template_changes(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("empty-change-set-aws-form")
+    doubles.append(double)
+
+    result, log = run(double, termination_protection=True)
+    again, _ = run(double, termination_protection=True)
+
+    assert result.changed is False and again.changed is False
+    calls = [c for c in double.double.calls if c["action"] == "UpdateTerminationProtection"]
+    assert [c["params"]["EnableTerminationProtection"] for c in calls] == ["true"]
+    assert "termination protection enabled" in log
+
+
+def test_an_interrupted_create_deletes_the_stack_and_reports_it(
+    doubles: list[CloudFormationDouble],
+) -> None:
+    double = double_for("cancel-mid-create")
+    doubles.append(double)
+    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        error, log = run(double)
+    finally:
+        timer.cancel()
+
+    assert isinstance(error, Cancelled), log
+    assert error.exit_code == 3
+    assert str(error).startswith(f"deploy cancelled: stack {STACK} is DELETE_COMPLETE")
+    assert "DeleteStack" in double.double.actions()
+
+
+def test_a_timeout_cancels_the_update_it_ran_out_on(doubles: list[CloudFormationDouble]) -> None:
+    double = double_for("cancel-mid-update")
+    doubles.append(double)
+
+    error, _ = run(double, timeout_minutes=0.02)
+
+    assert isinstance(error, PhaseError)
+    assert f"stack {STACK} was still UPDATE_IN_PROGRESS after 0.02 minute(s)" in str(error)
+    assert "the update was cancelled" in str(error)
+    assert double.double.actions().count("CancelUpdateStack") == 1
+
+
+# --- through the command, as CI runs it --------------------------------------------------------
+
+
+def cli_env(app: App, double: CloudFormationDouble, tmp_path: Path) -> dict[str, str]:
+    summary = tmp_path / "summary.md"
+    summary.touch()
+    return {
+        **app.env,
+        "AWS_ENDPOINT_URL_CLOUDFORMATION": double.url,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+
+
+def test_a_failed_deploy_ends_its_log_and_its_annotation_with_the_root_cause(
+    app: App, doubles: list[CloudFormationDouble], tmp_path: Path
+) -> None:
+    double = double_for("update-fails-and-rolls-back", app.stack_name)
+    doubles.append(double)
+    app.env = cli_env(app, double, tmp_path)
+
+    result = app.deploy()
+
+    assert result.returncode == 1, result.log
+    last = [line for line in result.log.splitlines() if line.strip()][-2:]
+    assert "the root cause: WebService (AWS::ECS::Service)" in last[0]
+    assert "Circuit Breaker was triggered" in last[0]
+    assert last[1].startswith("::error title=update failed::")
+    assert "the root cause: WebService" in last[1]
+    summary = (tmp_path / "summary.md").read_text()
+    assert "❌ hybridless: deploy failed" in summary and "the root cause: WebService" in summary
+
+
+def test_sigterm_during_an_update_cancels_it_within_five_seconds_and_exits_3(
+    app: App, doubles: list[CloudFormationDouble], tmp_path: Path
+) -> None:
+    double = double_for("cancel-mid-update", app.stack_name)
+    doubles.append(double)
+    env = cli_env(app, double, tmp_path)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hybridless"), "deploy",
+         "--config", str(app.directory / "hybridless.yml"), "--stage", app.stage],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    lines: list[str] = []
+    signalled = 0.0
+    deadline = time.monotonic() + 300
+    for line in process.stdout:
+        lines.append(line)
+        if not signalled and "WebService AWS::ECS::Service UPDATE_IN_PROGRESS" in line:
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+        assert time.monotonic() < deadline, "".join(lines)
+    code = process.wait(timeout=60)
+    log = "".join(lines)
+
+    assert signalled, log
+    assert code == 3, log
+    cancel = next(c for c in double.double.calls if c["action"] == "CancelUpdateStack")
+    assert cancel["at"] - signalled < 5.0
+    assert f"deploy cancelled: stack {app.stack_name} is UPDATE_ROLLBACK_COMPLETE" in log
+    assert "Traceback" not in log
