@@ -103,9 +103,7 @@ def root_cause(
     """The first failed resource that is neither a cancellation nor a stack reporting that
     something inside it failed."""
     resources = [
-        f
-        for f in failures
-        if f.get("LogicalResourceId") not in (stack_name, f.get("StackName"))
+        f for f in failures if f.get("LogicalResourceId") not in (stack_name, f.get("StackName"))
     ]
     failures = resources or list(failures)
     real = [f for f in failures if not is_echo(f)]
