@@ -27,8 +27,9 @@ from hybridless.report.summary import ChangeRow, Phase
 
 __all__ = ["Annotation", "Facts", "Reporter"]
 
-# GitHub shows at most 10 error annotations per step; more are dropped without a word.
-MAX_ERROR_ANNOTATIONS = 10
+# GitHub shows at most 10 error and 10 warning annotations per step; more are dropped without a
+# word, so the first ten (the ones that matter most come first) are the ones written.
+MAX_ANNOTATIONS_PER_LEVEL = 10
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Reporter:
         self._start = time.monotonic()
         self.sink: Sink = sink_for(os.environ if environ is None else environ, ci)
         self.facts = Facts()
-        self._errors_annotated = 0
+        self._annotated = {"error": 0, "warning": 0}
 
     # --- secrets ---------------------------------------------------------------------------
 
@@ -106,10 +107,10 @@ class Reporter:
     def annotate(self, note: Annotation) -> None:
         """Put `note` where the CI shows it beside the code (GitHub); elsewhere the log line
         printed with it is all there is."""
-        if note.level == "error":
-            if self._errors_annotated >= MAX_ERROR_ANNOTATIONS:
+        if note.level in ("error", "warning"):
+            if self._annotated[note.level] >= MAX_ANNOTATIONS_PER_LEVEL:
                 return
-            self._errors_annotated += 1
+            self._annotated[note.level] += 1
         # Redacted before formatting: the escaping (`:` → %3A, ...) would hide a secret from
         # redaction afterwards while leaving it easy to read back.
         clean = Annotation(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hybridless.errors import PhaseError
-from hybridless.report import Reporter
+from hybridless.report import Annotation, Reporter
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ def check_template(body: str, region: str, reporter: Reporter) -> None:
     for finding in findings:
         if not finding.is_error:
             reporter.warning(f"cfn-lint: {finding}")
+            reporter.annotate(Annotation("warning", str(finding), title="cfn-lint"))
     errors = [f for f in findings if f.is_error]
     if errors:
         raise PhaseError(

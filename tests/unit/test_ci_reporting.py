@@ -1176,3 +1176,29 @@ def test_write_summary_does_nothing_without_a_result_or_failure(tmp_path: Path) 
     write_summary(report, None, None, {"GITHUB_STEP_SUMMARY": str(target)})
 
     assert not target.exists()
+
+
+def test_cfn_lint_warnings_are_warning_annotations_on_github() -> None:
+    from hybridless.stack.validate import check_template
+
+    stream = io.StringIO()
+    template = {
+        "Parameters": {"Unused": {"Type": "String"}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+    }
+
+    check_template(json.dumps(template), "us-east-1", Reporter(stream, ci="github"))
+
+    warnings = [line for line in stream.getvalue().splitlines() if line.startswith("::warning")]
+    assert warnings and all(line.startswith("::warning title=cfn-lint::") for line in warnings)
+    assert any("Unused" in line for line in warnings)
+
+
+def test_at_most_ten_warning_annotations_are_written() -> None:
+    stream = io.StringIO()
+    reporter = Reporter(stream, ci="github")
+
+    for n in range(15):
+        reporter.annotate(Annotation("warning", f"w{n}"))
+
+    assert stream.getvalue().count("::warning") == 10
