@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from proving_ground import procs
 from proving_ground.ground import Ground
 from tests.conftest import GroundHandle
@@ -120,7 +122,12 @@ def test_a_terminated_run_stops_its_command_and_what_it_started(
         text=True,
     )
     try:
-        procs.wait_until(ready.exists, 60, "the command to start under the ground")
+        try:
+            procs.wait_until(ready.exists, 60, "the command to start under the ground")
+        except procs.GroundError as err:
+            run.kill()
+            out, err_text = run.communicate(timeout=30)
+            pytest.fail(f"{err}\nstdout:\n{out[-3000:]}\nstderr:\n{err_text[-3000:]}")
         services = json.loads((fourth / "state.json").read_text())["services"]
         command_pids = [
             int(p) for p in os.listdir("/proc") if p.isdigit() and script in procs.cmdline(int(p))
