@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -248,25 +247,64 @@ def _decide(name: str, status: str | None) -> str:
     return "UPDATE"
 
 
+@dataclass
+class Watched:
+    """How following a stack ended: its status, or the timeout it was still in, and the
+    failures seen on the way."""
+
+    status: str
+    timed_out: bool
+    follower: Follower
+
+
+def _watch(
+    cloudformation: Any,
+    stack_name: str,
+    reporter: Reporter,
+    poller: Poller,
+    deadline: float,
+    seen: set[str] | None = None,
+    expected: int = 0,
+) -> Watched:
+    """Print each new event once, in order, until the stack leaves *_IN_PROGRESS or the deadline
+    passes. `expected` is how many resources the change touches: once that many have settled,
+    the end is near and polling speeds up again. Throttling slows polling down, never stops it."""
+    if seen is None:
+        seen = event_ids(cloudformation, stack_name)
+    follower = Follower(cloudformation, stack_name, reporter, seen)
+    while True:
+        try:
+            progressed = follower.poll()
+            stack = describe_stack(cloudformation, stack_name) or {}
+        except ClientError as err:
+            if not is_throttling(err):
+                raise
+            poller.throttled()
+            continue
+        status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
+        if not status.endswith("_IN_PROGRESS"):
+            return Watched(status, False, follower)
+        if poller.clock() > deadline:
+            return Watched(status, True, follower)
+        near_end = status.endswith("_CLEANUP_IN_PROGRESS") or (
+            expected > 0 and len(follower.settled - {stack_name}) >= expected
+        )
+        poller.wait(progressed=bool(progressed), near_end=near_end)
+
+
 def _settle(
     cloudformation: Any, stack_name: str, reporter: Reporter, poller: Poller, deadline: float
 ) -> str:
     """Follow an operation this deploy did not start until the stack leaves *_IN_PROGRESS."""
-    follower = Follower(cloudformation, stack_name, reporter, event_ids(cloudformation, stack_name))
-    while True:
-        progressed = follower.poll()
-        stack = describe_stack(cloudformation, stack_name) or {}
-        status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
-        if not status.endswith("_IN_PROGRESS"):
-            reporter.info(f"stack {stack_name} settled: {status}")
-            return status
-        if poller.clock() > deadline:
-            raise PhaseError(
-                "update",
-                f"stack {stack_name} was still {status} (another operation) when the time limit "
-                "ran out; nothing was changed by this deploy",
-            )
-        poller.wait(progressed=bool(progressed))
+    watched = _watch(cloudformation, stack_name, reporter, poller, deadline)
+    if watched.timed_out:
+        raise PhaseError(
+            "update",
+            f"stack {stack_name} was still {watched.status} (another operation) when the time "
+            "limit ran out; nothing was changed by this deploy",
+        )
+    reporter.info(f"stack {stack_name} settled: {watched.status}")
+    return watched.status
 
 
 def _recover(
@@ -317,20 +355,14 @@ def _recover(
     if request.role_arn:
         arguments["RoleARN"] = request.role_arn
     cloudformation.continue_update_rollback(**arguments)
-    follower = Follower(cloudformation, name, reporter, seen)
-    while True:
-        progressed = follower.poll()
-        status = str((describe_stack(cloudformation, name) or {}).get("StackStatus", ""))
-        if status == "UPDATE_ROLLBACK_COMPLETE":
-            reporter.info(f"stack {name}: rollback completed; now updating")
-            return
-        if not status.endswith("_IN_PROGRESS"):
-            raise PhaseError("update", failure_message(name, status, follower.failures))
-        if poller.clock() > deadline:
-            raise PhaseError(
-                "update", f"stack {name} was still {status} when the time limit ran out"
-            )
-        poller.wait(progressed=bool(progressed))
+    watched = _watch(cloudformation, name, reporter, poller, deadline, seen)
+    if watched.timed_out:
+        raise PhaseError(
+            "update", f"stack {name} was still {watched.status} when the time limit ran out"
+        )
+    if watched.status != "UPDATE_ROLLBACK_COMPLETE":
+        raise PhaseError("update", failure_message(name, watched.status, watched.follower.failures))
+    reporter.info(f"stack {name}: rollback completed; now updating")
 
 
 def _delete_and_wait(
@@ -450,12 +482,12 @@ def _change_set(
 
 
 def _wait_for_change_set(cloudformation: Any, change_set_id: str, poller: Poller) -> Any:
-    deadline = time.monotonic() + CHANGE_SET_LIMIT_SECONDS
+    deadline = poller.clock() + CHANGE_SET_LIMIT_SECONDS
     while True:
         described = cloudformation.describe_change_set(ChangeSetName=change_set_id)
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
             return described
-        if time.monotonic() > deadline:
+        if poller.clock() > deadline:
             raise PhaseError("update", "the change set was not ready within 15 minutes")
         poller.wait(progressed=False)
 
@@ -489,31 +521,15 @@ def _follow(
     deadline: float,
     expected: int = 0,
 ) -> str:
-    """Print each new event once, in order, until the stack settles; return its status.
-    `expected` is how many resources the change set touches: once that many have settled, the
-    end is near and polling speeds up again."""
-    stack_name = request.stack_name
-    follower = Follower(cloudformation, stack_name, reporter, seen)
-    while True:
-        try:
-            progressed = follower.poll()
-            stack = describe_stack(cloudformation, stack_name) or {}
-        except ClientError as err:
-            if not is_throttling(err):
-                raise
-            poller.throttled()
-            continue
-        status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
-        if not status.endswith("_IN_PROGRESS"):
-            if status not in SUCCESS:
-                raise PhaseError("update", failure_message(stack_name, status, follower.failures))
-            return status
-        if poller.clock() > deadline:
-            raise PhaseError("update", _give_up(cloudformation, request, status, reporter))
-        near_end = status.endswith("_CLEANUP_IN_PROGRESS") or (
-            expected > 0 and len(follower.settled - {stack_name}) >= expected
-        )
-        poller.wait(progressed=bool(progressed), near_end=near_end)
+    """Follow the change this deploy made until the stack settles; returns its status, or
+    fails with the root cause (and stops the change if the time limit runs out)."""
+    name = request.stack_name
+    watched = _watch(cloudformation, name, reporter, poller, deadline, seen, expected)
+    if watched.timed_out:
+        raise PhaseError("update", _give_up(cloudformation, request, watched.status, reporter))
+    if watched.status not in SUCCESS:
+        raise PhaseError("update", failure_message(name, watched.status, watched.follower.failures))
+    return watched.status
 
 
 def _stop(cloudformation: Any, name: str, status: str) -> str:
@@ -559,16 +575,11 @@ def _cancel(
         f"interrupted: {done}; following the stack until it settles (interrupt again to stop "
         "waiting)"
     )
-    follower = Follower(cloudformation, name, reporter, event_ids(cloudformation, name))
-    until = poller.clock() + CANCEL_FOLLOW_SECONDS
     try:
-        while poller.clock() < until:
-            progressed = follower.poll()
-            current = describe_stack(cloudformation, name)
-            status = str(current["StackStatus"]) if current else "DELETE_COMPLETE"
-            if not status.endswith("_IN_PROGRESS"):
-                break
-            poller.wait(progressed=bool(progressed))
+        watched = _watch(
+            cloudformation, name, reporter, poller, poller.clock() + CANCEL_FOLLOW_SECONDS
+        )
+        status = watched.status
     except KeyboardInterrupt:
         reporter.warning("stopped waiting; CloudFormation carries on")
     return Cancelled(f"deploy cancelled: stack {name} is {status} ({done})")
