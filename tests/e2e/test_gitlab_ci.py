@@ -15,7 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import REPO, Account, git_commit, tool
+from proving_ground.checkout import REPO
+from tests.e2e.conftest import Account, git_commit, tool
 
 EXAMPLE = REPO / "examples" / "hello"
 

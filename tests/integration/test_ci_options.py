@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -31,6 +32,15 @@ def read_github_outputs(path: Path) -> dict[str, str]:
         values[name] = "\n".join(lines[i + 1 : end])
         i = end + 1
     return values
+
+
+def uploaded(ground: GroundHandle, bucket: str, template: dict[str, Any]) -> tuple[str, str]:
+    """(template body, TemplateURL) of `template` put in a new bucket on moto."""
+    body = json.dumps(template)
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="t.json", Body=body.encode())
+    return body, f"{ground.env['AWS_ENDPOINT_URL']}/{bucket}/t.json"
 
 
 def stack_exists(name: str) -> bool:
@@ -131,10 +141,9 @@ def test_parameters_reach_the_stack_in_both_methods_and_a_new_value_is_a_change(
 ) -> None:
     """The stack engine with a template that declares a parameter, on moto."""
     cloudformation = boto3.client("cloudformation")
-    s3 = boto3.client("s3")
-    bucket = f"params-{unique}"
-    s3.create_bucket(Bucket=bucket)
-    body = json.dumps(
+    body, url = uploaded(
+        ground_env,
+        f"params-{unique}",
         {
             "Parameters": {"Colour": {"Type": "String"}},
             "Resources": {
@@ -148,10 +157,8 @@ def test_parameters_reach_the_stack_in_both_methods_and_a_new_value_is_a_change(
                 }
             },
             "Outputs": {"Colour": {"Value": {"Ref": "Colour"}}},
-        }
+        },
     )
-    s3.put_object(Bucket=bucket, Key="t.json", Body=body.encode())
-    url = f"{ground_env.env['AWS_ENDPOINT_URL']}/{bucket}/t.json"
 
     def deploy(method: str, colour: str) -> update.StackResult:
         return update.deploy_stack(
@@ -188,14 +195,10 @@ def test_stack_settings_reach_the_stack_on_create_and_on_update(
     CreateStack (direct); turning it on and off later is shown against the CloudFormation
     double (test_stack_engine.py)."""
     cloudformation = boto3.client("cloudformation")
-    s3 = boto3.client("s3")
-    sns = boto3.client("sns")
-    topic = sns.create_topic(Name=f"stack-events-{unique}")["TopicArn"]
-    bucket = f"settings-{unique}"
-    s3.create_bucket(Bucket=bucket)
-    body = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
-    s3.put_object(Bucket=bucket, Key="t.json", Body=body.encode())
-    url = f"{ground_env.env['AWS_ENDPOINT_URL']}/{bucket}/t.json"
+    topic = boto3.client("sns").create_topic(Name=f"stack-events-{unique}")["TopicArn"]
+    body, url = uploaded(
+        ground_env, f"settings-{unique}", {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    )
     role = "arn:aws:iam::123456789012:role/cloudformation-deployer"
     alarm = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:errors"
 

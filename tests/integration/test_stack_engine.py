@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,20 @@ SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 STACK = "app"
 
 
-def double_for(name: str, stack_name: str = STACK) -> CloudFormationDouble:
-    return CloudFormationDouble(SCENARIOS / f"{name}.yml", stack_name)
+Play = Callable[..., CloudFormationDouble]
 
 
 @pytest.fixture
-def doubles() -> Iterator[list[CloudFormationDouble]]:
+def play() -> Iterator[Play]:
+    """Starts the double on a scenario (by file name); stops every one started at the end."""
     started: list[CloudFormationDouble] = []
-    yield started
+
+    def start(name: str, stack_name: str = STACK) -> CloudFormationDouble:
+        double = CloudFormationDouble(SCENARIOS / f"{name}.yml", stack_name)
+        started.append(double)
+        return double
+
+    yield start
     for double in started:
         double.close()
 
@@ -86,10 +92,9 @@ def resource_lines(log: str) -> list[str]:
 
 
 def test_a_failed_first_create_is_deleted_and_created_again_by_the_next_deploy(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("create-fails-then-next-deploy-recreates")
-    doubles.append(double)
+    double = play("create-fails-then-next-deploy-recreates")
 
     first, _ = run(double)
     second, second_log = run(double, deployment_id="20261122T101600.000Z-1a2b3c4")
@@ -109,10 +114,9 @@ def test_a_failed_first_create_is_deleted_and_created_again_by_the_next_deploy(
 
 
 def test_a_failed_update_names_the_root_cause_not_the_cancellation(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("update-fails-and-rolls-back")
-    doubles.append(double)
+    double = play("update-fails-and-rolls-back")
 
     error, log = run(double)
 
@@ -130,10 +134,9 @@ def test_a_failed_update_names_the_root_cause_not_the_cancellation(
 
 
 def test_update_rollback_failed_stops_and_names_what_failed_to_roll_back(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("update-rollback-failed")
-    doubles.append(double)
+    double = play("update-rollback-failed")
 
     error, _ = run(double)
 
@@ -147,10 +150,9 @@ def test_update_rollback_failed_stops_and_names_what_failed_to_roll_back(
 
 
 def test_asked_to_the_rollback_is_continued_skipping_only_what_was_named_then_updated(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("update-rollback-failed")
-    doubles.append(double)
+    double = play("update-rollback-failed")
 
     result, log = run(double, continue_update_rollback=True, resources_to_skip=("Database",))
 
@@ -163,10 +165,9 @@ def test_asked_to_the_rollback_is_continued_skipping_only_what_was_named_then_up
 
 
 def test_skipping_a_resource_that_did_not_fail_is_refused_before_any_change(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("update-rollback-failed")
-    doubles.append(double)
+    double = play("update-rollback-failed")
 
     error, _ = run(double, continue_update_rollback=True, resources_to_skip=("Web",))
 
@@ -175,9 +176,8 @@ def test_skipping_a_resource_that_did_not_fail_is_refused_before_any_change(
     assert "ContinueUpdateRollback" not in double.double.actions()
 
 
-def test_a_busy_stack_is_waited_for_then_updated(doubles: list[CloudFormationDouble]) -> None:
-    double = double_for("busy-stack-settles-then-updates")
-    doubles.append(double)
+def test_a_busy_stack_is_waited_for_then_updated(play: Play) -> None:
+    double = play("busy-stack-settles-then-updates")
 
     result, log = run(double)
 
@@ -190,10 +190,9 @@ def test_a_busy_stack_is_waited_for_then_updated(doubles: list[CloudFormationDou
 
 
 def test_a_nested_stack_s_events_are_streamed_and_its_failure_is_the_root_cause(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("nested-stack-fails")
-    doubles.append(double)
+    double = play("nested-stack-fails")
 
     error, log = run(double)
 
@@ -210,10 +209,9 @@ def test_a_nested_stack_s_events_are_streamed_and_its_failure_is_the_root_cause(
 
 
 def test_a_slow_stack_s_events_are_each_printed_once_in_order(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("slow-stack-of-40-resources")
-    doubles.append(double)
+    double = play("slow-stack-of-40-resources")
 
     result, log = run(double)
 
@@ -227,10 +225,9 @@ def test_a_slow_stack_s_events_are_each_printed_once_in_order(
 
 
 def test_aws_s_empty_change_set_is_success_and_nothing_is_executed(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("empty-change-set-aws-form")
-    doubles.append(double)
+    double = play("empty-change-set-aws-form")
 
     result, log = run(double)
 
@@ -243,10 +240,9 @@ def test_aws_s_empty_change_set_is_success_and_nothing_is_executed(
 
 
 def test_termination_protection_follows_the_config_even_without_template_changes(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("empty-change-set-aws-form")
-    doubles.append(double)
+    double = play("empty-change-set-aws-form")
 
     result, log = run(double, termination_protection=True)
     again, _ = run(double, termination_protection=True)
@@ -258,10 +254,9 @@ def test_termination_protection_follows_the_config_even_without_template_changes
 
 
 def test_an_interrupted_create_deletes_the_stack_and_reports_it(
-    doubles: list[CloudFormationDouble],
+    play: Play,
 ) -> None:
-    double = double_for("cancel-mid-create")
-    doubles.append(double)
+    double = play("cancel-mid-create")
     timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -275,9 +270,8 @@ def test_an_interrupted_create_deletes_the_stack_and_reports_it(
     assert "DeleteStack" in double.double.actions()
 
 
-def test_a_timeout_cancels_the_update_it_ran_out_on(doubles: list[CloudFormationDouble]) -> None:
-    double = double_for("cancel-mid-update")
-    doubles.append(double)
+def test_a_timeout_cancels_the_update_it_ran_out_on(play: Play) -> None:
+    double = play("cancel-mid-update")
 
     error, _ = run(double, timeout_minutes=0.02)
 
@@ -302,10 +296,9 @@ def cli_env(app: App, double: CloudFormationDouble, tmp_path: Path) -> dict[str,
 
 
 def test_a_failed_deploy_ends_its_log_and_its_annotation_with_the_root_cause(
-    app: App, doubles: list[CloudFormationDouble], tmp_path: Path
+    app: App, play: Play, tmp_path: Path
 ) -> None:
-    double = double_for("update-fails-and-rolls-back", app.stack_name)
-    doubles.append(double)
+    double = play("update-fails-and-rolls-back", app.stack_name)
     app.env = cli_env(app, double, tmp_path)
 
     result = app.deploy()
@@ -321,10 +314,9 @@ def test_a_failed_deploy_ends_its_log_and_its_annotation_with_the_root_cause(
 
 
 def test_sigterm_during_an_update_cancels_it_within_five_seconds_and_exits_3(
-    app: App, doubles: list[CloudFormationDouble], tmp_path: Path
+    app: App, play: Play, tmp_path: Path
 ) -> None:
-    double = double_for("cancel-mid-update", app.stack_name)
-    doubles.append(double)
+    double = play("cancel-mid-update", app.stack_name)
     env = cli_env(app, double, tmp_path)
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "hybridless"), "deploy",
