@@ -20,6 +20,8 @@ after each call is scripted in a scenario (tests/scenarios/*.yml):
     cancel: [...]              # after CancelUpdateStack
     continue: [...]            # after ContinueUpdateRollback
     delete: [...]              # after DeleteStack (default: DELETE_IN_PROGRESS, DELETE_COMPLETE)
+    throttle:                  # calls answered with Throttling, by action and 1-based number
+      DescribeStackEvents: [3, 4, 5]
 
 A timeline is a list of events `{at: seconds after the call, resource: LogicalId, type: ...,
 status: ..., reason: ..., stack: NestedLogicalId}`. Without `resource` the event is the stack's
@@ -241,6 +243,9 @@ class Double:
     def handle(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         with self.lock:
             self.calls.append({"action": action, "params": params, "at": self.clock()})
+            number = sum(1 for call in self.calls if call["action"] == action)
+            if number in self.scenario.get("throttle", {}).get(action, []):
+                raise CloudFormationError("Throttling", "Rate exceeded")
             self._advance()
             handler = getattr(self, f"_{action}", None)
             if handler is None:

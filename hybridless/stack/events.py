@@ -70,8 +70,10 @@ def event_ids(cloudformation: Any, stack_name: str) -> set[str]:
     """The newest page of events now: the line under which nothing is new."""
     try:
         page = cloudformation.describe_stack_events(StackName=stack_name)
-    except ClientError:
-        return set()
+    except ClientError as err:
+        if "does not exist" in str(err.response.get("Error", {}).get("Message", "")):
+            return set()
+        raise  # anything else: old events must not be mistaken for new ones
     return {event["EventId"] for event in page["StackEvents"]}
 
 

@@ -121,6 +121,14 @@ def test_the_action_deploys_and_a_later_step_reads_its_outputs(
         f":{values['image-tag']}" not in uri and "@sha256:" in uri for uri in images.values()
     )
 
+    # act's workspace belongs to root, so the container tried its unprivileged user and stayed
+    # root, saying why (as on runners whose workspace the user cannot write).
+    assert re.search(
+        r"\| running as root: the unprivileged user hybridless was tried, and it could not read "
+        r"\S+/examples/hello or write in it",
+        log,
+    )
+
     # The role was assumed with the runner's OIDC token, asked for STS's audience.
     assert tokens.requests and tokens.requests[0]["audience"] == "sts.amazonaws.com"
     assert "assumed-role/deployer/" in log and "(assumed through GitHub OIDC)" in log

@@ -81,6 +81,11 @@ def test_on_github_the_role_is_assumed_with_the_oidc_token_and_the_step_gets_its
     masks = [line for line in result.log.splitlines() if line.startswith("::add-mask::")]
     assert len(masks) >= 3
     assert not any("eyJ" in line for line in result.log.splitlines() if line not in masks)
+    # The calls made are counted for the log (and the benchmarks).
+    assert re.search(
+        r"AWS API calls: cloudformation \d+, ecr \d+, ecs \d+, lambda \d+, s3 \d+, sts \d+",
+        result.log,
+    )
     # A group per phase.
     assert "::group::credentials" in result.log and "::endgroup::" in result.log
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from hybridless.errors import Cancelled, PhaseError
 from hybridless.report import Reporter
@@ -222,6 +223,32 @@ def test_a_slow_stack_s_events_are_each_printed_once_in_order(
         + [(i * 0.05 + 0.5, f"Queue{i:02d} AWS::SQS::Queue CREATE_COMPLETE") for i in range(40)]
     )
     assert lines == [text for _, text in expected]
+
+
+def test_throttling_slows_the_deploy_down_and_loses_no_event(play: Play) -> None:
+    double = play("throttled-while-following")
+    no_retries = boto3.client(
+        "cloudformation",
+        endpoint_url=double.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    stream = io.StringIO()
+
+    result = update.deploy_stack(no_retries, request(), Reporter(stream, ci="terminal"), fast())
+
+    assert result.status == "UPDATE_COMPLETE"
+    lines = [line.split("] ", 1)[1] for line in resource_lines(stream.getvalue())]
+    assert [line for line in lines if not line.startswith(STACK)] == [
+        "WebService AWS::ECS::Service UPDATE_IN_PROGRESS",
+        "GreeterFunction AWS::Lambda::Function UPDATE_IN_PROGRESS",
+        "GreeterFunction AWS::Lambda::Function UPDATE_COMPLETE",
+        "WebService AWS::ECS::Service UPDATE_COMPLETE",
+    ]
+    events = [c for c in double.double.calls if c["action"] == "DescribeStackEvents"]
+    assert len(events) > 6  # the throttled calls were made, and polling went on after them
 
 
 def test_aws_s_empty_change_set_is_success_and_nothing_is_executed(
