@@ -13,7 +13,7 @@ RUN apt-get update \
 RUN python3 -m venv /opt/hybridless \
  && /opt/hybridless/bin/pip install --no-cache-dir \
       "setuptools>=77" "boto3>=1.34,<2" "docker>=7.1,<8" "PyYAML>=6.0,<7" "jinja2>=3.1,<4" \
-      "actions-toolkit>=0.1.15,<0.2" "cfn-lint>=1.20,<2"
+      "actions-toolkit>=0.1.15,<0.2" "cfn-lint>=1.20,<2" "wcmatch>=10,<13"
 COPY pyproject.toml README.md /src/
 COPY hybridless /src/hybridless
 # Bytecode stays in the image: compiling cfn-lint and boto3 at every start would cost seconds.

@@ -26,6 +26,7 @@ from hybridless.errors import (
     ConfigError,
     HybridlessError,
     PhaseError,
+    Problem,
 )
 from hybridless.pipeline import DeployOptions, DeployResult, deploy, summary_of
 from hybridless.report import Annotation, Reporter
@@ -211,7 +212,98 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --continue-update-rollback: resources that failed to roll back to leave as "
         "they are; repeat, or separate with commas",
     )
+    _add_template_command(commands)
+    _add_schema_command(commands)
     return parser
+
+
+def _add_template_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    offline = commands.add_parser(
+        "template",
+        help="render the CloudFormation a deploy would send, offline",
+        description=(
+            "Render the stack's template without AWS or Docker: to review, diff or policy-check "
+            "it. With --output-dir, writes template.json and each nested stack beside it; "
+            "otherwise prints the root template."
+        ),
+    )
+    offline.add_argument("--config", type=Path, default=Path("hybridless.yml"))
+    offline.add_argument("--stage", help="stage (default: provider.stage, else dev)")
+    offline.add_argument("--region", help="AWS region (default: provider.region, else AWS_REGION)")
+    offline.add_argument(
+        "--account-id",
+        default="123456789012",
+        help="account id in image URIs and the default bucket (default: 123456789012)",
+    )
+    offline.add_argument("--image-tag", default="latest", help="image tag in image URIs")
+    offline.add_argument("--output-dir", type=Path, help="write the templates here")
+
+
+def run_template(args: argparse.Namespace) -> int:
+    from hybridless.offline import OfflineOptions, render_offline, write_stacks
+    from hybridless.template import to_json
+
+    if not re.fullmatch(r"\d{12}", args.account_id):
+        raise ConfigError([Problem("--account-id", None, "", "must be 12 digits")])
+    stacks = render_offline(
+        OfflineOptions(
+            config=args.config,
+            account_id=args.account_id,
+            image_tag=args.image_tag,
+            stage=args.stage,
+            region=args.region,
+        ),
+        os.environ,
+    )
+    if args.output_dir:
+        for path in write_stacks(stacks, args.output_dir):
+            print(path, file=sys.stderr)
+    else:
+        sys.stdout.write(to_json(stacks.root))
+        if stacks.children:
+            print(
+                f"the app needs {len(stacks.children)} nested stacks: use --output-dir to get "
+                "them too",
+                file=sys.stderr,
+            )
+    return 0
+
+
+SCHEMA_HELP = """\
+Print the JSON Schema (draft-07) of hybridless.yml, for completion, hover text and checks in
+editors that use yaml-language-server (VS Code's YAML extension, Neovim, JetBrains, ...).
+
+Save it next to the config and point the file at it with a modeline on its first line:
+
+  hybridless schema > .hybridless.schema.json
+
+  # yaml-language-server: $schema=./.hybridless.schema.json
+
+or map it in the editor's settings:
+  "yaml.schemas": {"./.hybridless.schema.json": "hybridless.yml"}
+
+The schema describes the file once its ${...} variables are resolved; a value written as one
+variable is accepted where a number, boolean or choice is expected. CloudFormation short forms
+(!Ref, !GetAtt, !Sub) need the editor's yaml.customTags setting.
+"""
+
+
+def _add_schema_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    commands.add_parser(
+        "schema",
+        help="print the JSON Schema of hybridless.yml, for editors",
+        description=SCHEMA_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def run_schema() -> int:
+    import json
+
+    from hybridless.schema import schema
+
+    sys.stdout.write(json.dumps(schema(), indent=2, ensure_ascii=False) + "\n")
+    return 0
 
 
 def split_list(values: Sequence[str]) -> tuple[str, ...]:
@@ -260,6 +352,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.command == "schema":
+        return run_schema()
+    if args.command == "template":
+        try:
+            return run_template(args)
+        except HybridlessError as err:
+            Reporter().error(str(err))
+            return err.exit_code
     try:
         options = options_from(args)
     except argparse.ArgumentTypeError as err:

@@ -28,18 +28,19 @@ from botocore.parsers import ResponseParserError
 
 from hybridless import credentials
 from hybridless.aws import Aws
-from hybridless.config import load_app
+from hybridless.config import load_app_with_notices
 from hybridless.errors import ConfigError, HybridlessError, PhaseError, Problem
 from hybridless.images import cleanup, push
 from hybridless.images.build import build_image
 from hybridless.images.tags import VALID_TAG, current_commit, generate_tag, is_generated
-from hybridless.model import App, Image, Overrides
-from hybridless.report import Reporter
+from hybridless.model import App, Image, Overrides, ZipCode
+from hybridless.report import Annotation, Reporter
 from hybridless.report import outputs as output_forms
 from hybridless.report.summary import Summary, spans_from_events
-from hybridless.stack import package, update
+from hybridless.stack import artifacts, package, update
 from hybridless.stack.validate import check_template, validate_uploaded
-from hybridless.template import render, to_json
+from hybridless.template import render_stacks, to_json
+from hybridless.template.nested import Stacks, with_template_urls
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 DEFAULT_DOTENV = "hybridless.env"
@@ -142,23 +143,28 @@ def deploy(
     with reporter.phase("config"):
         app, tag = load(options, environ, now(), reporter)
     with phase(reporter, "template check"):
-        checked = render(app, placeholder_images(app))
-        check_parameters(checked, options.parameters)
-        check_template(to_json(checked), app.region, reporter)
+        checked = render_stacks(app, placeholder_images(app), placeholder_code(app))
+        check_parameters(checked.root, options.parameters)
+        for name, body in lintable(checked):
+            check_template(body, app.region, reporter, name)
     with phase(reporter, "credentials"):
         aws, account = connect(app.region, options, environ, reporter)
     with phase(reporter, "build"):
-        docker = docker_factory()
+        docker = docker_factory() if app.images else None
         for image in app.images:
             build_image(docker, image, local_name(image), reporter)
+        zips = [zip_code(app, code, reporter) for code in app.code]
     registry = options.registry or environ.get("HYBRIDLESS_REGISTRY") or None
     with phase(reporter, "push"):
         images = push_images(aws.client("ecr"), docker, app, tag, registry, reporter)
     with phase(reporter, "package"):
-        body = to_json(render(app, images))
+        s3 = aws.client("s3")
         bucket = app.deployment_bucket or package.default_bucket_name(account, app.region)
-        packaged = package_template(
-            aws.client("s3"), app, bucket, tag, images, body, now(), reporter
+        package.ensure_bucket(s3, bucket, app.region, reporter)
+        code = upload_code(s3, app, bucket, zips, reporter)
+        stacks = render_stacks(app, images, code)
+        packaged, body = package_template(
+            s3, app, bucket, tag, images, stacks, code, now(), reporter
         )
     with phase(reporter, "validate"):
         capabilities = validate_uploaded(aws.client("cloudformation"), packaged.template_url)
@@ -187,6 +193,12 @@ def deploy(
             reporter,
         )
 
+    if stacks.children and stack.executed:
+        with phase(reporter, "update"):
+            stack.outputs = {
+                **update.nested_outputs(aws.client("cloudformation"), app.stack_name),
+                **stack.outputs,
+            }
     result = DeployResult(
         image_tag=tag,
         images=images,
@@ -226,7 +238,15 @@ def load(
         stack_name=options.stack_name,
         deployment_method=options.method,
     )
-    app = load_app(options.config, overrides, environ)
+    app, notices = load_app_with_notices(options.config, overrides, environ)
+    for notice in notices:
+        reporter.info(f"notice: {notice}")
+        reporter.annotate(
+            Annotation(
+                "notice", f"{notice.key}: {notice.message}", title="serverless.yml",
+                file=notice.file, line=notice.line,
+            )
+        )  # fmt: skip
     tag = options.image_tag or generate_tag(now, current_commit(environ, options.config.parent))
     if not VALID_TAG.match(tag):
         raise PhaseError("config", f"--image-tag {tag!r} is not a valid image tag")
@@ -296,6 +316,8 @@ def push_images(
     ecr: Any, docker: Any, app: App, tag: str, registry_override: str | None, reporter: Reporter
 ) -> dict[str, str]:
     """Push every image under `tag`; {image name: repository URI @ digest}."""
+    if not app.images:
+        return {}
     uris = {
         image.name: push.ensure_repository(ecr, image.repository, dict(app.tags), reporter)
         for image in app.images
@@ -316,21 +338,79 @@ def package_template(
     bucket: str,
     tag: str,
     images: Mapping[str, str],
-    body: str,
+    stacks: Stacks,
+    code: Mapping[str, Mapping[str, str]],
     now: datetime,
     reporter: Reporter,
-) -> package.Package:
-    package.ensure_bucket(s3, bucket, app.region, reporter)
+) -> tuple[package.Package, str]:
+    """Upload nested templates under content-addressed keys, point the root at them, upload
+    the root and this deployment's record; returns where the root is and its body."""
+    urls: dict[str, str] = {}
+    shared = [location["S3Key"] for location in code.values()]
+    for name, child in stacks.children.items():
+        child_body = to_json(child).encode()
+        key = package.shared_key(app.service, app.stage, "templates", name, child_body, ".json")
+        package.upload_once(s3, bucket, key, child_body, "application/json")
+        urls[name] = package.s3_https_url(bucket, app.region, key)
+        shared.append(key)
+    body = to_json(with_template_urls(stacks.root, urls) if urls else stacks.root)
     record = {
         "image-tag": tag,
         "images": dict(images),
         "stack-name": app.stack_name,
         "time": now.isoformat(),
+        "objects": sorted(shared),
     }
     prefix = package.deployment_prefix(app.service, app.stage, tag)
     packaged = package.upload(s3, bucket, prefix, body, record)
-    reporter.info(f"template ({len(body)} bytes) at s3://{bucket}/{packaged.template_key}")
-    return packaged
+    nested_note = f" and {len(urls)} nested stack(s)" if urls else ""
+    reporter.info(
+        f"template ({len(body)} bytes){nested_note} at s3://{bucket}/{packaged.template_key}"
+    )
+    return packaged, body
+
+
+def zip_code(app: App, code: ZipCode, reporter: Reporter) -> artifacts.Artifact:
+    artifact = artifacts.package_function(
+        code.directory, code.patterns, code.name, config_file=app.config_file
+    )
+    reporter.info(
+        f"{code.name}: zipped {artifact.files} file(s), {artifact.size} bytes "
+        f"(sha256 {artifact.sha256[:12]})"
+    )
+    return artifact
+
+
+def upload_code(
+    s3: Any, app: App, bucket: str, zips: list[artifacts.Artifact], reporter: Reporter
+) -> dict[str, dict[str, str]]:
+    """Each zip at its content-addressed key; {name: {S3Bucket, S3Key}} for the template."""
+    locations = {}
+    for artifact in zips:
+        key = artifacts.artifact_key(app.service, app.stage, artifact)
+        uploaded = artifacts.upload_artifact(s3, bucket, key, artifact)
+        reporter.info(
+            f"{artifact.name}: {'uploaded' if uploaded else 'unchanged'} s3://{bucket}/{key}"
+        )
+        locations[artifact.name] = {"S3Bucket": bucket, "S3Key": key}
+    return locations
+
+
+def placeholder_code(app: App) -> dict[str, dict[str, str]]:
+    return {
+        code.name: {"S3Bucket": "placeholder-bucket", "S3Key": f"{code.name}.zip"}
+        for code in app.code
+    }
+
+
+def lintable(stacks: Stacks) -> list[tuple[str, str]]:
+    """(name, body) of every template to lint; nested stacks' URLs stand in as S3 URLs."""
+    urls = {name: f"https://s3.amazonaws.com/placeholder/{name}.json" for name in stacks.children}
+    root = with_template_urls(stacks.root, urls) if urls else stacks.root
+    return [
+        ("template", to_json(root)),
+        *((f"nested stack {name}", to_json(child)) for name, child in stacks.children.items()),
+    ]
 
 
 def stack_tags(app: App, extra: Mapping[str, str] | None = None) -> dict[str, str]:

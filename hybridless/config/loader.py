@@ -79,6 +79,11 @@ def parse_document(text: str, file: str) -> Document:
         mark = err.problem_mark
         line = mark.line + 1 if mark else None
         reason = err.problem or "is not valid YAML"
+        text_line = (
+            text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        )
+        if "${" in text_line and "'{'" in reason:
+            reason += " (a ${...} variable inside [ ] or { } must be quoted: '${env:X}')"
         raise ConfigError([Problem(file, line, "", f"invalid YAML: {reason}")]) from None
     except yaml.YAMLError as err:
         raise ConfigError([Problem(file, None, "", f"invalid YAML: {err}")]) from None
@@ -91,10 +96,20 @@ def parse_document(text: str, file: str) -> Document:
     return doc
 
 
+# CloudFormation's short forms, as users write them in `resources:` (`!GetAtt Queue.Arn`).
+CLOUDFORMATION_TAGS = frozenset(
+    {"Base64", "Cidr", "FindInMap", "GetAtt", "GetAZs", "ImportValue", "Join", "Select",
+     "Split", "Sub", "Transform", "And", "Equals", "If", "Not", "Or", "Ref", "Condition",
+     "ToJsonString", "Length"}
+)  # fmt: skip
+
+
 def _construct(
     node: yaml.Node, path: Path_, doc: Document, problems: list[Problem], loader: yaml.SafeLoader
 ) -> Any:
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if node.tag.startswith("!"):
+        return _cloudformation_tag(node, path, doc, problems, loader)
     if isinstance(node, yaml.MappingNode):
         own = sum(1 for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)
@@ -123,3 +138,28 @@ def _construct(
             for index, item in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)
+
+
+def _cloudformation_tag(
+    node: yaml.Node, path: Path_, doc: Document, problems: list[Problem], loader: yaml.SafeLoader
+) -> Any:
+    """`!Ref X` → `{Ref: X}`, `!GetAtt A.B` → `{Fn::GetAtt: [A, B]}`, `!Sub ...` → `{Fn::Sub:
+    ...}`: the long forms CloudFormation reads in JSON."""
+    name = node.tag[1:]
+    if name not in CLOUDFORMATION_TAGS:
+        problems.append(
+            Problem(doc.file, node.start_mark.line + 1, dotted(path), f"unknown tag {node.tag}")
+        )
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    else:
+        plain = type(node)("tag:yaml.org,2002:seq" if isinstance(node, yaml.SequenceNode)
+                           else "tag:yaml.org,2002:map", node.value, node.start_mark,
+                           node.end_mark)  # fmt: skip
+        value = _construct(plain, path, doc, problems, loader)
+    if name in ("Ref", "Condition"):
+        return {name: value}
+    if name == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{name}": value}

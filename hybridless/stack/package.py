@@ -115,9 +115,47 @@ def upload(
         Body=json.dumps(record, indent=1, sort_keys=True).encode(),
         ContentType="application/json",
     )
+    return Package(
+        bucket=bucket, prefix=prefix, template_key=key, template_url=object_url(s3, bucket, key)
+    )
+
+
+def object_url(s3: Any, bucket: str, key: str) -> str:
     endpoint = str(s3.meta.endpoint_url).rstrip("/")
-    url = f"{endpoint}/{bucket}/{urllib.parse.quote(key)}"
-    return Package(bucket=bucket, prefix=prefix, template_key=key, template_url=url)
+    return f"{endpoint}/{bucket}/{urllib.parse.quote(key)}"
+
+
+def s3_https_url(bucket: str, region: str, key: str) -> str:
+    """The virtual-hosted S3 URL CloudFormation fetches a nested template from. It is the
+    service that fetches it, not this process, so it must be S3's own address even when this
+    process reaches S3 through another endpoint; nested `TemplateURL`s must be https."""
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://{bucket}.s3.{region}.{domain}/{urllib.parse.quote(key)}"
+
+
+def shared_key(service: str, stage: str, kind: str, name: str, body: bytes, suffix: str) -> str:
+    """A content-addressed key outside any one deployment's prefix: a nested template or a zip
+    that did not change keeps its key, so the root template, and the change set, stay empty."""
+    digest = hashlib.sha256(body).hexdigest()[:16]
+    return f"{service}/{stage}/{kind}/{name}-{digest}{suffix}"
+
+
+def upload_once(s3: Any, bucket: str, key: str, body: bytes, content_type: str) -> bool:
+    """Put `body` at `key` unless an object of the same size is already there; say whether it
+    was uploaded. The key names the content, so a 403 on the check (no s3:ListBucket makes a
+    missing object look forbidden) uploads too: writing it again is harmless."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as err:
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = str(err.response.get("Error", {}).get("Code", ""))
+        if status not in (403, 404) and code not in ("403", "404", "NoSuchKey", "NotFound"):
+            raise
+    else:
+        if head.get("ContentLength") == len(body):
+            return False
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    return True
 
 
 def read_records(s3: Any, bucket: str, service: str, stage: str) -> list[dict[str, Any]]:
@@ -139,16 +177,29 @@ def read_records(s3: Any, bucket: str, service: str, stage: str) -> list[dict[st
 
 
 def prune(s3: Any, bucket: str, records: list[dict[str, Any]], keep: int) -> int:
-    """Delete the objects of all but the newest `keep` deployments; return how many went."""
+    """Delete the objects of all but the newest `keep` deployments, and the shared objects
+    (nested templates, zips) that no kept deployment uses; return how many deployments went."""
     doomed = records[:-keep] if keep else records
+    kept = records[len(doomed) :]
     for record in doomed:
-        keys = [
-            {"Key": item["Key"]}
-            for page in s3.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=record["prefix"]
-            )
-            for item in page.get("Contents", [])
-        ]
-        for start in range(0, len(keys), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000]})
+        _delete(s3, bucket, _list(s3, bucket, record["prefix"]))
+    if doomed:
+        used = {key for record in kept for key in record.get("objects", [])}
+        for record in doomed:
+            shared = {key for key in record.get("objects", []) if key not in used}
+            _delete(s3, bucket, sorted(shared))
     return len(doomed)
+
+
+def _list(s3: Any, bucket: str, prefix: str) -> list[str]:
+    return [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+
+
+def _delete(s3: Any, bucket: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": key} for key in keys[start : start + 1000]]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch})

@@ -583,3 +583,20 @@ def _cancel(
     except KeyboardInterrupt:
         reporter.warning("stopped waiting; CloudFormation carries on")
     return Cancelled(f"deploy cancelled: stack {name} is {status} ({done})")
+
+
+def nested_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    """The outputs of the root's nested stacks: a function's outputs live beside its
+    resources, and the deploy reports them with the root's."""
+    outputs: dict[str, str] = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+        for resource in page.get("StackResourceSummaries", []):
+            if resource.get("ResourceType") != "AWS::CloudFormation::Stack":
+                continue
+            child = resource.get("PhysicalResourceId")
+            if not child:
+                continue
+            for stack in cloudformation.describe_stacks(StackName=child).get("Stacks", []):
+                for output in stack.get("Outputs", []):
+                    outputs[output["OutputKey"]] = output["OutputValue"]
+    return outputs

@@ -42,16 +42,18 @@ def lint_template(body: str, region: str) -> list[Finding]:
     return findings
 
 
-def check_template(body: str, region: str, reporter: Reporter) -> None:
+def check_template(body: str, region: str, reporter: Reporter, name: str = "template") -> None:
+    """`name` says which template: the root, or one of its nested stacks."""
     findings = lint_template(body, region)
     for finding in findings:
         if not finding.is_error:
-            reporter.warning(f"cfn-lint: {finding}")
-            reporter.annotate(Annotation("warning", str(finding), title="cfn-lint"))
+            where = "" if name == "template" else f" ({name})"
+            reporter.warning(f"cfn-lint{where}: {finding}")
+            reporter.annotate(Annotation("warning", str(finding), title=f"cfn-lint{where}"))
     errors = [f for f in findings if f.is_error]
     if errors:
         raise PhaseError(
-            "validate", "cfn-lint found errors in the template:\n" + "\n".join(map(str, errors))
+            "validate", f"cfn-lint found errors in the {name}:\n" + "\n".join(map(str, errors))
         )
 
 

@@ -7,19 +7,31 @@ from typing import Any
 
 from hybridless.model import App
 
-LOG_RETENTION_DAYS = 30
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 @dataclass
 class Template:
+    """The flat template, plus which function each resource belongs to.
+
+    The groups are what nested stacks are cut along: a function's resources always travel
+    together, shared ones (cluster, load balancer, roles, network, the user's resources) stay
+    in the root."""
+
     description: str
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
+    mappings: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
 
-    def add(self, logical_id: str, resource: dict[str, Any]) -> str:
+    def add(self, logical_id: str, resource: dict[str, Any], group: str | None = None) -> str:
         if logical_id in self.resources:
             raise ValueError(f"two resources would be named {logical_id}")
         self.resources[logical_id] = resource
+        if group:
+            self.groups[logical_id] = group
         return logical_id
 
     def output(self, key: str, value: Any, description: str) -> None:
@@ -29,10 +41,16 @@ class Template:
         document: dict[str, Any] = {
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": self.description,
-            "Resources": self.resources,
         }
-        if self.outputs:
-            document["Outputs"] = self.outputs
+        for key, section in (
+            ("Parameters", self.parameters),
+            ("Conditions", self.conditions),
+            ("Mappings", self.mappings),
+            ("Resources", self.resources),
+            ("Outputs", self.outputs),
+        ):
+            if section or key == "Resources":
+                document[key] = section
         return document
 
 
@@ -50,11 +68,20 @@ def get_att(logical_id: str, attribute: str) -> dict[str, list[str]]:
     return {"Fn::GetAtt": [logical_id, attribute]}
 
 
+def sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
 def managed_policy(name: str) -> dict[str, str]:
-    return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/{name}"}
+    return sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}")
 
 
-def role(service_principal: str, managed_policies: list[str]) -> dict[str, Any]:
+def role(
+    service_principal: str,
+    managed_policies: list[str],
+    statements: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+    policy_name: str = "app",
+) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "AssumeRolePolicyDocument": {
             "Version": "2012-10-17",
@@ -69,20 +96,45 @@ def role(service_principal: str, managed_policies: list[str]) -> dict[str, Any]:
     }
     if managed_policies:
         properties["ManagedPolicyArns"] = [managed_policy(p) for p in managed_policies]
+    if statements:
+        properties["Policies"] = [
+            {
+                "PolicyName": policy_name,
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
+            }
+        ]
     return {"Type": "AWS::IAM::Role", "Properties": properties}
 
 
-def log_group(name: str) -> dict[str, Any]:
+def log_group(name: str, retention_days: int) -> dict[str, Any]:
     return {
         "Type": "AWS::Logs::LogGroup",
-        "Properties": {"LogGroupName": name, "RetentionInDays": LOG_RETENTION_DAYS},
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Properties": {"LogGroupName": name, "RetentionInDays": retention_days},
     }
 
 
-def environment_list(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+def environment_list(pairs: tuple[tuple[str, Any], ...]) -> list[dict[str, Any]]:
     return [{"Name": name, "Value": value} for name, value in pairs]
 
 
 def resource_name(app: App, function: str, index: int) -> str:
     """A physical name for resources that need one, unique per stack."""
     return f"{app.stack_name}-{prefix(function, index)}"
+
+
+def schedule_rule(
+    schedule: str,
+    description: str,
+    target: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "Description": description,
+            "ScheduleExpression": schedule,
+            "State": "ENABLED",
+            "Targets": [target],
+        },
+    }

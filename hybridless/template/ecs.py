@@ -1,10 +1,14 @@
-"""HTTP services on ECS Fargate behind one application load balancer (`httpd` events).
+"""ECS: HTTP services (`httpd`), workers (`process`) and scheduled tasks (`scheduledTask`).
 
-One load balancer and one HTTP listener serve every `httpd` event of the app; each route is a
-listener rule with its own priority. The load balancer's security group opens the listener
-port only, and the tasks accept traffic from the load balancer only, on their container port.
-Every service has the deployment circuit breaker with rollback, so a broken image fails the
-deploy in minutes and CloudFormation returns the service to the running revision.
+Every ECS event runs a task definition on the app's cluster (or `ecsClusterArn`). Services
+get the deployment circuit breaker with rollback, so a broken image fails the deploy in
+minutes and ECS returns the service to the running revision instead of CloudFormation waiting
+for hours. A service sends exactly one of `LaunchType` and `CapacityProviderStrategy`: ECS
+refuses both.
+
+Three roles, none depending on Lambda's: the execution role pulls images and writes logs; the
+task role is what the code may do (`provider.iam.role.statements`); a schedule's own role may
+start its task and hand over those two roles, which the execution role alone cannot.
 """
 
 from __future__ import annotations
@@ -12,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hybridless.model import App, HttpdEvent, assign_priorities
+from hybridless.model import (
+    App,
+    AutoScale,
+    HttpdEvent,
+    ProcessEvent,
+    ScheduledTaskEvent,
+    assign_priorities,
+)
+from hybridless.model.types import EcsEvent
+from hybridless.template.balancers import Balancer, add_rules, balancer_of
 from hybridless.template.common import (
     Template,
     environment_list,
@@ -22,167 +35,159 @@ from hybridless.template.common import (
     ref,
     resource_name,
     role,
+    schedule_rule,
+    sub,
 )
+from hybridless.template.network import Placement
 
 CLUSTER = "Cluster"
 EXECUTION_ROLE = "TaskExecutionRole"
 TASK_ROLE = "TaskRole"
-LOAD_BALANCER = "LoadBalancer"
-LOAD_BALANCER_SG = "LoadBalancerSecurityGroup"
 SERVICE_SG = "ServiceSecurityGroup"
-LISTENER = "HttpListener"
-LISTENER_PORT = 80
 CONTAINER_NAME = "app"
+HEALTH_CHECK_GRACE_SECONDS = 60
+SCALE_METRICS = {
+    "cpu": "ECSServiceAverageCPUUtilization",
+    "memory": "ECSServiceAverageMemoryUtilization",
+    "requests": "ALBRequestCountPerTarget",
+}
 
 
-def add_http_services(template: Template, app: App, images: Mapping[str, str]) -> None:
-    events = app.httpd_events
+def add_ecs(
+    template: Template,
+    app: App,
+    images: Mapping[str, str],
+    placement: Placement | None,
+    balancers: list[Balancer],
+) -> None:
+    events = app.ecs_events
     if not events:
         return
-    assert app.vpc is not None, "the model requires provider.vpc for httpd events"
-    vpc = app.vpc
-    template.add(
-        CLUSTER,
-        {
-            "Type": "AWS::ECS::Cluster",
-            "Properties": {
-                "ClusterName": app.stack_name,
-                "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
+    assert placement is not None, "the model requires a network for ECS events"
+    if any(event.task.cluster_arn is None for event in events):
+        template.add(
+            CLUSTER,
+            {
+                "Type": "AWS::ECS::Cluster",
+                "Properties": {
+                    "ClusterName": app.stack_name,
+                    "ClusterSettings": [{"Name": "containerInsights", "Value": "enabled"}],
+                },
             },
-        },
-    )
+        )
+        template.output("ClusterName", ref(CLUSTER), "ECS cluster of the app")
     template.add(
         EXECUTION_ROLE,
         role("ecs-tasks.amazonaws.com", ["service-role/AmazonECSTaskExecutionRolePolicy"]),
     )
-    template.add(TASK_ROLE, role("ecs-tasks.amazonaws.com", []))
-    template.add(
-        LOAD_BALANCER_SG,
-        {
-            "Type": "AWS::EC2::SecurityGroup",
-            "Properties": {
-                "GroupDescription": f"{app.stack_name} load balancer: HTTP from anywhere",
-                "VpcId": vpc.vpc_id,
-                "SecurityGroupIngress": [
-                    {
-                        "IpProtocol": "tcp",
-                        "FromPort": LISTENER_PORT,
-                        "ToPort": LISTENER_PORT,
-                        "CidrIp": "0.0.0.0/0",
-                        "Description": "HTTP listener",
-                    }
-                ],
-            },
-        },
-    )
-    template.add(
-        SERVICE_SG,
-        {
-            "Type": "AWS::EC2::SecurityGroup",
-            "Properties": {
-                "GroupDescription": f"{app.stack_name} tasks: traffic from the load balancer",
-                "VpcId": vpc.vpc_id,
-                "SecurityGroupIngress": [
-                    {
-                        "IpProtocol": "tcp",
-                        "FromPort": port,
-                        "ToPort": port,
-                        "SourceSecurityGroupId": get_att(LOAD_BALANCER_SG, "GroupId"),
-                        "Description": f"container port {port} from the load balancer",
-                    }
-                    for port in sorted({event.port for event in events})
-                ],
-            },
-        },
-    )
-    template.add(
-        LOAD_BALANCER,
-        {
-            "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-            "Properties": {
-                "Type": "application",
-                "Scheme": "internet-facing",
-                "Subnets": list(vpc.alb_subnet_ids),
-                "SecurityGroups": [get_att(LOAD_BALANCER_SG, "GroupId")],
-            },
-        },
-    )
-    template.add(
-        LISTENER,
-        {
-            "Type": "AWS::ElasticLoadBalancingV2::Listener",
-            "Properties": {
-                "LoadBalancerArn": ref(LOAD_BALANCER),
-                "Port": LISTENER_PORT,
-                "Protocol": "HTTP",
-                "DefaultActions": [
-                    {
-                        "Type": "fixed-response",
-                        "FixedResponseConfig": {
-                            "StatusCode": "404",
-                            "ContentType": "text/plain",
-                            "MessageBody": "no route",
-                        },
-                    }
-                ],
-            },
-        },
-    )
-    template.output(
-        "ServiceEndpoint",
-        {"Fn::Sub": f"http://${{{LOAD_BALANCER}.DNSName}}"},
-        "URL of the load balancer in front of the HTTP services",
-    )
-    template.output("ClusterName", ref(CLUSTER), "ECS cluster of the services")
+    template.add(TASK_ROLE, role("ecs-tasks.amazonaws.com", [], app.iam_statements))
+    template.add(SERVICE_SG, _service_security_group(app, placement, balancers))
     priorities = assign_priorities(app.events)
     for event in events:
-        _add_service(template, app, event, images[event.image.name], priorities)
+        image = images[event.task.image.name]
+        task = _add_task_definition(template, app, event, image)
+        if isinstance(event, HttpdEvent):
+            _add_http_service(template, app, event, task, placement, priorities)
+        elif isinstance(event, ProcessEvent):
+            _add_service(template, app, event, task, placement, event.concurrency, None)
+        else:
+            _add_schedule(template, app, event, task, placement)
 
 
-def _add_service(
-    template: Template,
-    app: App,
-    event: HttpdEvent,
-    image: str,
-    priorities: Mapping[tuple[str, int, int], int],
-) -> None:
-    assert app.vpc is not None
+def _service_security_group(
+    app: App, placement: Placement, balancers: list[Balancer]
+) -> dict[str, Any]:
+    """Tasks accept traffic from the app's load balancers, on their container ports only."""
+    ingress: list[dict[str, Any]] = []
+    for balancer in balancers:
+        ports = sorted(
+            {e.port for e in app.httpd_events if balancer_of(e.routing.listener) == balancer}
+        )
+        ingress.extend(
+            {
+                "IpProtocol": "tcp",
+                "FromPort": port,
+                "ToPort": port,
+                "SourceSecurityGroupId": get_att(balancer.security_group, "GroupId"),
+                "Description": f"container port {port} from {balancer.name}",
+            }
+            for port in ports
+        )
+    properties: dict[str, Any] = {
+        "GroupDescription": f"{app.stack_name} tasks: traffic from the load balancers only",
+        "VpcId": placement.vpc_id,
+    }
+    if ingress:
+        properties["SecurityGroupIngress"] = ingress
+    return {"Type": "AWS::EC2::SecurityGroup", "Properties": properties}
+
+
+def _cluster(event: EcsEvent) -> Any:
+    return event.task.cluster_arn or ref(CLUSTER)
+
+
+def _add_task_definition(template: Template, app: App, event: EcsEvent, image: str) -> str:
     p = prefix(event.function, event.index)
+    name = resource_name(app, event.function, event.index)
     logs = template.add(
-        f"{p}LogGroup", log_group(f"/hybridless/{resource_name(app, event.function, event.index)}")
+        f"{p}LogGroup", log_group(f"/hybridless/{name}", event.log_retention_days), event.function
     )
     container: dict[str, Any] = {
         "Name": CONTAINER_NAME,
         "Image": image,
         "Essential": True,
-        "PortMappings": [{"ContainerPort": event.port, "Protocol": "tcp"}],
         "LogConfiguration": {
             "LogDriver": "awslogs",
             "Options": {
                 "awslogs-group": ref(logs),
-                "awslogs-region": {"Ref": "AWS::Region"},
+                "awslogs-region": ref("AWS::Region"),
                 "awslogs-stream-prefix": event.function,
             },
         },
     }
+    if isinstance(event, HttpdEvent):
+        container["PortMappings"] = [{"ContainerPort": event.port, "Protocol": "tcp"}]
     if event.environment:
         container["Environment"] = environment_list(event.environment)
-    task = template.add(
+    compatibility = "EC2" if event.task.ec2_launch_type else "FARGATE"
+    return template.add(
         f"{p}TaskDefinition",
         {
             "Type": "AWS::ECS::TaskDefinition",
             "Properties": {
-                "Family": resource_name(app, event.function, event.index),
-                "Cpu": str(event.cpu),
-                "Memory": str(event.memory),
+                "Family": name,
+                "Cpu": str(event.task.cpu),
+                "Memory": str(event.task.memory),
                 "NetworkMode": "awsvpc",
-                "RequiresCompatibilities": ["FARGATE"],
+                "RequiresCompatibilities": [compatibility],
                 "ExecutionRoleArn": get_att(EXECUTION_ROLE, "Arn"),
                 "TaskRoleArn": get_att(TASK_ROLE, "Arn"),
                 "ContainerDefinitions": [container],
             },
         },
+        event.function,
     )
+
+
+def _network_configuration(placement: Placement) -> dict[str, Any]:
+    return {
+        "AwsvpcConfiguration": {
+            "AssignPublicIp": "ENABLED" if placement.public_ip else "DISABLED",
+            "Subnets": placement.subnets,
+            "SecurityGroups": [get_att(SERVICE_SG, "GroupId"), *placement.security_groups],
+        }
+    }
+
+
+def _add_http_service(
+    template: Template,
+    app: App,
+    event: HttpdEvent,
+    task: str,
+    placement: Placement,
+    priorities: Mapping[tuple[str, int, int], int],
+) -> None:
+    p = prefix(event.function, event.index)
     health = event.health
     target_group = template.add(
         f"{p}TargetGroup",
@@ -192,7 +197,7 @@ def _add_service(
                 "Port": event.port,
                 "Protocol": "HTTP",
                 "TargetType": "ip",
-                "VpcId": app.vpc.vpc_id,
+                "VpcId": placement.vpc_id,
                 "HealthCheckPath": health.path,
                 "HealthCheckIntervalSeconds": health.interval,
                 "HealthCheckTimeoutSeconds": health.timeout,
@@ -207,67 +212,170 @@ def _add_service(
                 ],
             },
         },
+        event.function,
     )
-    rules = []
-    for number, route in enumerate(event.routes):
-        conditions: list[dict[str, Any]] = [
-            {"Field": "path-pattern", "PathPatternConfig": {"Values": [route.path]}}
-        ]
-        if route.method:
-            conditions.append(
-                {
-                    "Field": "http-request-method",
-                    "HttpRequestMethodConfig": {"Values": [route.method]},
-                }
-            )
-        rules.append(
-            template.add(
-                f"{p}Rule{number}",
-                {
-                    "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
-                    "Properties": {
-                        "ListenerArn": ref(LISTENER),
-                        "Priority": priorities[(event.function, event.index, number)],
-                        "Conditions": conditions,
-                        "Actions": [{"Type": "forward", "TargetGroupArn": ref(target_group)}],
-                    },
-                },
-            )
-        )
-    service = template.add(
-        f"{p}Service",
+    rules = add_rules(template, event, event.routing, target_group, priorities, p, event.function)
+    load_balancer = {
+        "ContainerName": CONTAINER_NAME,
+        "ContainerPort": event.port,
+        "TargetGroupArn": ref(target_group),
+    }
+    _add_service(template, app, event, task, placement, event.concurrency, load_balancer, rules)
+
+
+def _add_service(
+    template: Template,
+    app: App,
+    event: HttpdEvent | ProcessEvent,
+    task: str,
+    placement: Placement,
+    desired: int,
+    load_balancer: dict[str, Any] | None,
+    depends_on: list[str] | None = None,
+) -> None:
+    p = prefix(event.function, event.index)
+    properties: dict[str, Any] = {
+        "Cluster": _cluster(event),
+        "LaunchType": "EC2" if event.task.ec2_launch_type else "FARGATE",
+        "TaskDefinition": ref(task),
+        "PropagateTags": "SERVICE",
+        "EnableECSManagedTags": True,
+        "DeploymentConfiguration": {
+            "MaximumPercent": 200,
+            "MinimumHealthyPercent": 100,
+            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+        },
+        "NetworkConfiguration": _network_configuration(placement),
+    }
+    if event.autoscale is None:
+        # with autoscaling the count is the scaler's: a deploy must not reset it
+        properties["DesiredCount"] = desired
+    if load_balancer:
+        properties["HealthCheckGracePeriodSeconds"] = HEALTH_CHECK_GRACE_SECONDS
+        properties["LoadBalancers"] = [load_balancer]
+    service: dict[str, Any] = {"Type": "AWS::ECS::Service", "Properties": properties}
+    waits = [*(depends_on or []), *placement.ready]
+    if waits:
+        service["DependsOn"] = waits
+    name = template.add(f"{p}Service", service, event.function)
+    template.output(f"{p}ServiceName", get_att(name, "Name"), f"{event.function}: ECS service")
+    if event.autoscale:
+        _add_autoscaling(template, event, name, event.autoscale)
+
+
+def _add_autoscaling(
+    template: Template, event: HttpdEvent | ProcessEvent, service: str, scale: AutoScale
+) -> None:
+    p = prefix(event.function, event.index)
+    arn = event.task.cluster_arn
+    cluster_name = arn.split("/", 1)[1] if arn else ref(CLUSTER)
+    target = template.add(
+        f"{p}ScalableTarget",
         {
-            "Type": "AWS::ECS::Service",
-            "DependsOn": rules,
+            "Type": "AWS::ApplicationAutoScaling::ScalableTarget",
             "Properties": {
-                "Cluster": ref(CLUSTER),
-                "LaunchType": "FARGATE",
-                "DesiredCount": event.concurrency,
-                "TaskDefinition": ref(task),
-                "HealthCheckGracePeriodSeconds": 60,
-                "DeploymentConfiguration": {
-                    "MaximumPercent": 200,
-                    "MinimumHealthyPercent": 100,
-                    "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+                "ServiceNamespace": "ecs",
+                "ScalableDimension": "ecs:service:DesiredCount",
+                "ResourceId": {
+                    "Fn::Join": ["/", ["service", cluster_name, get_att(service, "Name")]]
                 },
-                "NetworkConfiguration": {
-                    "AwsvpcConfiguration": {
-                        "AssignPublicIp": "DISABLED",
-                        "Subnets": list(app.vpc.subnet_ids),
-                        "SecurityGroups": [
-                            get_att(SERVICE_SG, "GroupId"),
-                            *app.vpc.security_group_ids,
-                        ],
-                    }
-                },
-                "LoadBalancers": [
-                    {
-                        "ContainerName": CONTAINER_NAME,
-                        "ContainerPort": event.port,
-                        "TargetGroupArn": ref(target_group),
-                    }
-                ],
+                "MinCapacity": scale.min,
+                "MaxCapacity": scale.max,
             },
         },
+        event.function,
     )
-    template.output(f"{p}ServiceName", get_att(service, "Name"), f"{event.function}: ECS service")
+    metric: dict[str, Any] = {"PredefinedMetricType": SCALE_METRICS[scale.metric]}
+    if scale.metric == "requests":
+        metric["ResourceLabel"] = {
+            "Fn::Join": [
+                "/",
+                [
+                    {"Fn::GetAtt": [_balancer_name(event), "LoadBalancerFullName"]},
+                    get_att(f"{p}TargetGroup", "TargetGroupFullName"),
+                ],
+            ]
+        }
+    template.add(
+        f"{p}ScalingPolicy",
+        {
+            "Type": "AWS::ApplicationAutoScaling::ScalingPolicy",
+            "Properties": {
+                "PolicyName": f"{p}-{scale.metric}",
+                "PolicyType": "TargetTrackingScaling",
+                "ScalingTargetId": ref(target),
+                "TargetTrackingScalingPolicyConfiguration": {
+                    "PredefinedMetricSpecification": metric,
+                    "TargetValue": scale.target,
+                    "ScaleInCooldown": 120,
+                    "ScaleOutCooldown": 60,
+                },
+            },
+        },
+        event.function,
+    )
+
+
+def _balancer_name(event: HttpdEvent | ProcessEvent) -> str:
+    balancer = balancer_of(event.routing.listener) if isinstance(event, HttpdEvent) else None
+    if balancer is None:
+        raise ValueError("request-count scaling needs a load balancer the app creates")
+    return balancer.name
+
+
+def _add_schedule(
+    template: Template, app: App, event: ScheduledTaskEvent, task: str, placement: Placement
+) -> None:
+    """The rule runs the task with its own role: one that may start exactly this task
+    definition and pass the task's two roles to ECS."""
+    p = prefix(event.function, event.index)
+    schedule_role = template.add(
+        f"{p}ScheduleRole",
+        role(
+            "events.amazonaws.com",
+            [],
+            [
+                {
+                    "Effect": "Allow",
+                    "Action": "ecs:RunTask",
+                    "Resource": sub(f"${{{task}}}"),
+                    "Condition": {"ArnLike": {"ecs:cluster": _cluster_arn(event)}},
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": [get_att(EXECUTION_ROLE, "Arn"), get_att(TASK_ROLE, "Arn")],
+                },
+            ],
+            policy_name="run-task",
+        ),
+        event.function,
+    )
+    target: dict[str, Any] = {
+        "Id": "task",
+        "Arn": _cluster_arn(event),
+        "RoleArn": get_att(schedule_role, "Arn"),
+        "EcsParameters": {
+            "TaskDefinitionArn": ref(task),
+            "TaskCount": event.task_count,
+            "LaunchType": "EC2" if event.task.ec2_launch_type else "FARGATE",
+            "NetworkConfiguration": {
+                "AwsVpcConfiguration": _network_configuration(placement)["AwsvpcConfiguration"]
+            },
+            "PropagateTags": "TASK_DEFINITION",
+            "EnableECSManagedTags": True,
+        },
+    }
+    if event.input is not None:
+        target["Input"] = event.input
+    template.add(
+        f"{p}Schedule",
+        schedule_rule(
+            event.schedule, f"{app.stack_name}: {event.function} on {event.schedule}", target
+        ),
+        event.function,
+    )
+
+
+def _cluster_arn(event: EcsEvent) -> Any:
+    return event.task.cluster_arn or get_att(CLUSTER, "Arn")

@@ -99,7 +99,7 @@ def test_every_config_mistake_is_reported_in_one_run(
     assert f"{config}:7: hybridless.functions.Greeter.memroy: unknown key" in out
     assert (
         f"{config}:10: hybridless.functions.Greeter.events[0].runtime: 'nodejs': "
-        "only runtime: container is supported yet"
+        "built-in runtimes are not supported yet; use runtime: container"
     ) in out
     assert f"{config}:9: hybridless.functions.Greeter.events[0].dockerFile: Dockerfile " in out
 

@@ -358,18 +358,13 @@ def test_all_unresolvable_variables_are_reported_in_one_error() -> None:
 
 
 def test_unsupported_variable_sources_are_errors() -> None:
-    problems = resolve_error(
-        """\
-        a: ${file(./secrets.yml):token}
-        b: ${ssm:/app/token}
-        """
-    )
+    problems = resolve_error("a: ${ssm:/app/token}\nb: ${file:x.yml}\n")
 
     assert [str(p) for p in problems] == [
-        "hybridless.yml:1: a: ${file(./secrets.yml):token}: the file variable source is not "
-        "supported (supported: self:, opt:, env:)",
-        "hybridless.yml:2: b: ${ssm:/app/token}: the ssm variable source is not supported "
-        "(supported: self:, opt:, env:)",
+        "hybridless.yml:1: a: ${ssm:/app/token}: the ssm variable source is not supported "
+        "(supported: self:, opt:, env:, file())",
+        "hybridless.yml:2: b: ${file:x.yml}: the file source is written file(path) or "
+        "file(path):key",
     ]
 
 

@@ -5,26 +5,27 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from textwrap import dedent
+from typing import Any
 
 import pytest
 
 from hybridless.config import load_app
-from hybridless.config.loader import load_document
 from hybridless.errors import ConfigError
 from hybridless.model import (
-    App,
     HealthCheck,
     HttpdEvent,
     LambdaContainerEvent,
+    Listener,
+    NewVpc,
     Overrides,
+    RawResources,
     Route,
+    Trigger,
     assign_priorities,
-    build_app,
 )
+from tests.unit.configs import build, problems
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "hello" / "hybridless.yml"
-REGION = {"AWS_REGION": "eu-west-1"}
 
 VPC = """\
 provider:
@@ -32,40 +33,6 @@ provider:
     vpcId: vpc-1
     subnetIds: [subnet-a, subnet-b]
 """
-
-
-def write(tmp_path: Path, text: str, dockerfiles: tuple[str, ...] = ("Dockerfile",)) -> Path:
-    """A hybridless.yml and the Dockerfiles next to it."""
-    for name in dockerfiles:
-        (tmp_path / name).write_text("FROM scratch\n", encoding="utf-8")
-    path = tmp_path / "hybridless.yml"
-    path.write_text(dedent(text), encoding="utf-8")
-    return path
-
-
-def build(
-    tmp_path: Path,
-    text: str,
-    overrides: Overrides | None = None,
-    environ: dict[str, str] | None = None,
-    dockerfiles: tuple[str, ...] = ("Dockerfile",),
-) -> App:
-    doc = load_document(write(tmp_path, text, dockerfiles))
-    return build_app(doc, overrides or Overrides(), REGION if environ is None else environ)
-
-
-def problems(
-    tmp_path: Path,
-    text: str,
-    overrides: Overrides | None = None,
-    environ: dict[str, str] | None = None,
-    dockerfiles: tuple[str, ...] = ("Dockerfile",),
-) -> list[tuple[int | None, str, str]]:
-    """(line, key, message) of every problem; each must name the config file."""
-    with pytest.raises(ConfigError) as raised:
-        build(tmp_path, text, overrides, environ, dockerfiles)
-    assert {p.file for p in raised.value.problems} == {str(tmp_path / "hybridless.yml")}
-    return [(p.line, p.key, p.message) for p in raised.value.problems]
 
 
 LAMBDA_APP = """\
@@ -127,8 +94,12 @@ def test_an_httpd_event_gets_the_defaults(tmp_path: Path) -> None:
     app = build(tmp_path, HTTPD_APP)
 
     (event,) = app.httpd_events
-    assert (event.cpu, event.memory, event.port, event.concurrency) == (512, 1024, 80, 1)
-    assert event.routes == (Route(path="/*", method=None, priority=0),)
+    assert (event.task.cpu, event.task.memory, event.port, event.concurrency) == (512, 1024, 80, 1)
+    assert (event.task.ec2_launch_type, event.task.cluster_arn) == (False, None)
+    assert event.routing.routes == (Route(path="/*", method=None, priority=0),)
+    assert event.routing.listener == Listener(existing_arn=None, private=False)
+    assert (event.routing.hostname, event.routing.certificate_arns) == (None, ())
+    assert (event.autoscale, event.log_retention_days) == (None, 30)
     assert event.health == HealthCheck(
         path="/", interval=15, timeout=10, healthy_count=2, unhealthy_count=5, status_code="200"
     )
@@ -178,15 +149,15 @@ def test_environment_is_merged_provider_then_function_then_event(tmp_path: Path)
         """\
         service: shop
         provider:
-          environment: {LEVEL: provider, A: a, DEBUG: false}
+          environment: {LEVEL: provider, AA: a, DEBUG: false}
         hybridless:
           functions:
             Worker:
-              environment: {LEVEL: function, B: 2}
+              environment: {LEVEL: function, BB: 2}
               events:
                 - eventType: lambdaContainer
                   runtime: container
-                  environment: {LEVEL: event, C: c}
+                  environment: {LEVEL: event, CC: c}
                 - eventType: lambdaContainer
                   runtime: container
         """,
@@ -195,12 +166,12 @@ def test_environment_is_merged_provider_then_function_then_event(tmp_path: Path)
     first, second = app.events
     assert dict(first.environment) == {
         "LEVEL": "event",
-        "A": "a",
+        "AA": "a",
         "DEBUG": "false",
-        "B": "2",
-        "C": "c",
+        "BB": "2",
+        "CC": "c",
     }
-    assert dict(second.environment) == {"LEVEL": "function", "A": "a", "DEBUG": "false", "B": "2"}
+    assert dict(second.environment) == {"LEVEL": "function", "AA": "a", "DEBUG": "false", "BB": "2"}
 
 
 def test_build_args_from_the_command_line_win_over_the_file(tmp_path: Path) -> None:
@@ -383,31 +354,52 @@ def test_an_unknown_key_gets_a_did_you_mean_hint(tmp_path: Path) -> None:
     ]
 
 
+LAMBDA_ZIP_APP = LAMBDA_APP.replace(
+    "    Worker:\n", "    Worker:\n      handler: app.main\n"
+).replace(
+    "eventType: lambdaContainer\n          runtime: container",
+    "eventType: lambda\n          runtime: python3.12",
+)
+# Lines in LAMBDA_ZIP_APP: 1 service, 2 hybridless, 3 functions, 4 Worker, 5 handler, 6 events,
+# 7 the event, 8 runtime; keys appended to it are line 9 on.
+
+
 @pytest.mark.parametrize(
     ("text", "line", "key"),
     [
-        ("resources: {}\n" + HTTPD_APP, 1, "resources"),
-        (HTTPD_APP.replace("provider:\n", "provider:\n  iam: {}\n"), 3, "provider.iam"),
-        (HTTPD_APP.replace("hybridless:\n", "hybridless:\n  tags: {}\n"), 7, "hybridless.tags"),
         (
-            HTTPD_APP.replace("    Web:\n", "    Web:\n      handler: app.main\n"),
-            9,
-            "hybridless.functions.Web.handler",
-        ),
-        (
-            HTTPD_APP + "          certificateArns: [arn:cert]\n",
+            HTTPD_APP + "          deployment: {strategy: blueGreen}\n",
             12,
-            "hybridless.functions.Web.events[0].certificateArns",
+            "hybridless.functions.Web.events[0].deployment",
         ),
         (
-            HTTPD_APP.replace("    vpcId: vpc-1\n", "    cidr: 10.0.0.0/16\n    vpcId: vpc-1\n"),
-            4,
-            "provider.vpc.cidr",
+            HTTPD_APP.replace("eventType: httpd", "eventType: process")
+            + "          deployment: {strategy: rolling}\n",
+            12,
+            "hybridless.functions.Web.events[0].deployment",
         ),
         (
-            LAMBDA_APP + "          schedulerRate: rate(1 hour)\n",
+            LAMBDA_APP + "          deployment: {strategy: canary}\n",
             8,
-            "hybridless.functions.Worker.events[0].schedulerRate",
+            "hybridless.functions.Worker.events[0].deployment",
+        ),
+        (
+            LAMBDA_ZIP_APP + "          deployment: {strategy: linear}\n",
+            9,
+            "hybridless.functions.Worker.events[0].deployment",
+        ),
+        (
+            HTTPD_APP.replace("hybridless:\n", "hybridless:\n  buildConcurrency: 4\n"),
+            7,
+            "hybridless.buildConcurrency",
+        ),
+        (
+            HTTPD_APP.replace(
+                "hybridless:\n",
+                "hybridless:\n  images:\n    app:\n      additionalDockerFiles: [Dockerfile.x]\n",
+            ),
+            9,
+            "hybridless.images.app.additionalDockerFiles",
         ),
     ],
 )
@@ -419,6 +411,84 @@ def test_documented_but_unsupported_keys_are_refused_by_name(
     assert found == [(line, key, "is part of the documented model but not supported yet")]
 
 
+CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+
+
+@pytest.mark.parametrize(
+    ("text", "check"),
+    [
+        pytest.param(
+            "resources:\n  Resources:\n    Queue: {Type: AWS::SQS::Queue}\n" + HTTPD_APP,
+            lambda app: (
+                app.resources
+                == RawResources(
+                    sections={"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}},
+                    lines={("Resources", "Queue"): 3},
+                    file=str(app.config_file),
+                )
+            ),
+            id="resources",
+        ),
+        pytest.param(
+            HTTPD_APP.replace(
+                "provider:\n",
+                "provider:\n  iam:\n    role:\n      statements:\n"
+                "        - {Effect: Allow, Action: s3:GetObject, Resource: '*'}\n",
+            ),
+            lambda app: (
+                app.iam_statements
+                == ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},)
+            ),
+            id="provider.iam",
+        ),
+        pytest.param(
+            HTTPD_APP.replace("hybridless:\n", "hybridless:\n  tags: {team: web}\n"),
+            lambda app: app.tags == (("team", "web"),),
+            id="hybridless.tags",
+        ),
+        pytest.param(
+            LAMBDA_APP.replace("    Worker:\n", "    Worker:\n      handler: app.main\n"),
+            lambda app: app.events[0].command == ("app.main",),
+            id="handler",
+        ),
+        pytest.param(
+            HTTPD_APP + f"          certificateArns: [{CERTIFICATE}]\n",
+            lambda app: app.events[0].routing.certificate_arns == (CERTIFICATE,),
+            id="certificateArns",
+        ),
+        pytest.param(
+            HTTPD_APP.replace(
+                "    vpcId: vpc-1\n    subnetIds: [subnet-a, subnet-b]\n",
+                "    cidr: 10.0.0.0/16\n    subnets: [10.0.1.0/24, 10.0.2.0/24]\n",
+            ),
+            lambda app: app.vpc == NewVpc("10.0.0.0/16", ("10.0.1.0/24", "10.0.2.0/24")),
+            id="provider.vpc.cidr",
+        ),
+        pytest.param(
+            LAMBDA_APP + "          protocol: scheduler\n          schedulerRate: rate(1 hour)\n",
+            lambda app: app.events[0].trigger == Trigger("scheduler", schedule="rate(1 hour)"),
+            id="schedulerRate",
+        ),
+    ],
+)
+def test_keys_once_refused_are_read_now(tmp_path: Path, text: str, check: Any) -> None:
+    app = build(tmp_path, text)
+
+    assert check(app)
+
+
+def test_a_key_of_another_protocol_is_refused(tmp_path: Path) -> None:
+    found = problems(tmp_path, LAMBDA_APP + "          schedulerRate: rate(1 hour)\n")
+
+    assert found == [
+        (
+            8,
+            "hybridless.functions.Worker.events[0].schedulerRate",
+            "does not apply to protocol: none",
+        )
+    ]
+
+
 def test_event_types(tmp_path: Path) -> None:
     found = problems(
         tmp_path,
@@ -428,24 +498,37 @@ def test_event_types(tmp_path: Path) -> None:
           functions:
             Worker:
               events:
-                - eventType: process
+                - eventType: proces
                   runtime: container
                 - eventType: lambdaContaner
                   runtime: container
                 - eventType: cron
                   runtime: container
+                - eventType: scheduledtask
+                  runtime: container
+                - runtime: container
         """,
     )
 
     events = "hybridless.functions.Worker.events"
     assert found == [
-        (6, f"{events}[0].eventType", "'process' events are not supported yet"),
+        (6, f"{events}[0].eventType", "'proces' is not an event type; did you mean 'process'?"),
         (
             8,
             f"{events}[1].eventType",
             "'lambdaContaner' is not an event type; did you mean 'lambdaContainer'?",
         ),
         (10, f"{events}[2].eventType", "'cron' is not an event type"),
+        (
+            12,
+            f"{events}[3].eventType",
+            "'scheduledtask' is not an event type; did you mean 'scheduledTask'?",
+        ),
+        (
+            14,
+            f"{events}[4].eventType",
+            "is required (httpd, process, scheduledTask, lambdaContainer, lambda)",
+        ),
     ]
 
 
@@ -459,7 +542,12 @@ def test_only_container_runtimes_and_existing_dockerfiles(tmp_path: Path) -> Non
     config = tmp_path / "hybridless.yml"
     event = "hybridless.functions.Worker.events[0]"
     assert found == [
-        (7, f"{event}.runtime", "'python3.12': only runtime: container is supported yet"),
+        (
+            7,
+            f"{event}.runtime",
+            "'python3.12': built-in runtimes are not supported yet; use runtime: container with "
+            "a Dockerfile, or a `lambda` event for an AWS Lambda runtime",
+        ),
         (8, f"{event}.dockerFile", f"docker/Dockerfile.worker not found next to {config}"),
     ]
 
@@ -511,15 +599,16 @@ def test_the_memory_message_for_cpu_256_only_offers_sizes_that_fit(tmp_path: Pat
 def test_lambda_limits(tmp_path: Path) -> None:
     text = LAMBDA_APP.replace("    Worker:\n", "    Worker:\n      memory: 12288\n")
 
-    found = problems(tmp_path, text + "          protocol: http\n")
+    found = problems(tmp_path, text + "          protocol: htpp\n")
 
     assert found == [
+        (5, "hybridless.functions.Worker.memory", "12288 MiB is more than Lambda allows (10240)"),
         (
             9,
             "hybridless.functions.Worker.events[0].protocol",
-            "'http': only protocol: none is supported yet",
+            "'htpp' must be one of none, http, httpLoadBalancer, sqs, sns, scheduler; "
+            "did you mean 'http'?",
         ),
-        (5, "hybridless.functions.Worker.memory", "12288 MiB is more than Lambda allows (10240)"),
     ]
 
 
@@ -541,7 +630,9 @@ def test_httpd_events_need_a_vpc(tmp_path: Path) -> None:
         (
             1,
             "provider.vpc",
-            "httpd events need an existing network: set provider.vpc with vpcId and subnetIds",
+            # The event type as the user wrote it (not the class name "Httpd").
+            "ECS events (httpd) need a network: set provider.vpc to an existing one (vpcId, "
+            "subnetIds) or to a new one (cidr, subnets)",
         )
     ]
 
@@ -552,7 +643,7 @@ def test_a_load_balancer_needs_two_subnets(tmp_path: Path) -> None:
         (
             5,
             "provider.vpc.subnetIds",
-            "the load balancer of httpd events needs subnets in at least two zones",
+            "the load balancer of http routes needs subnets in at least two zones",
         )
     ]
 
@@ -564,7 +655,7 @@ def test_a_load_balancer_needs_two_subnets(tmp_path: Path) -> None:
         (
             6,
             "provider.vpc.albSubnetIds",
-            "the load balancer of httpd events needs subnets in at least two zones",
+            "the load balancer of http routes needs subnets in at least two zones",
         )
     ]
 
@@ -611,7 +702,7 @@ def test_routes_are_read_and_methods_normalised(tmp_path: Path) -> None:
         """,
     )
 
-    assert app.httpd_events[0].routes == (
+    assert app.httpd_events[0].routing.routes == (
         Route("/api/*", "GET", 7),
         Route("/any", None, 0),
         Route("/star", None, 0),
@@ -750,18 +841,18 @@ def test_the_example_loads_into_the_expected_app() -> None:
     web, greeter = app.events
     assert isinstance(web, HttpdEvent)
     assert isinstance(greeter, LambdaContainerEvent)
-    assert (web.image.name, web.image.repository) == ("Web-0", "hello/web-0-dev")
+    assert (web.task.image.name, web.task.image.repository) == ("Web-0", "hello/web-0-dev")
     assert (greeter.image.name, greeter.image.repository) == ("Greeter-0", "hello/greeter-0-dev")
-    assert web.image.context == EXAMPLE.parent.resolve()
-    assert (web.image.dockerfile, greeter.image.dockerfile) == (
+    assert web.task.image.context == EXAMPLE.parent.resolve()
+    assert (web.task.image.dockerfile, greeter.image.dockerfile) == (
         "Dockerfile.web",
         "Dockerfile.lambda",
     )
-    assert web.image.build_args == (("BASE_IMAGE", "python:3.12-slim"),)
+    assert web.task.image.build_args == (("BASE_IMAGE", "python:3.12-slim"),)
     assert greeter.image.build_args == (("BASE_IMAGE", "public.ecr.aws/lambda/python:3.12"),)
-    assert (web.cpu, web.memory, web.port, web.concurrency) == (512, 1024, 8080, 2)
+    assert (web.task.cpu, web.task.memory, web.port, web.concurrency) == (512, 1024, 8080, 2)
     assert web.health.path == "/health"
-    assert web.routes == (Route("/*", "GET", 0),)
+    assert web.routing.routes == (Route("/*", "GET", 0),)
     assert (greeter.memory, greeter.timeout) == (512, 10)
     assert web.environment == greeter.environment == (("GREETING_AUDIENCE", "world"),)
 

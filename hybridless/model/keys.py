@@ -1,0 +1,96 @@
+"""The keys the model reads at each place of hybridless.yml.
+
+One table, read by the model (unknown keys get a did-you-mean) and checked against the
+published JSON Schema by a test, so the editor's completion and the tool never disagree.
+Keys of the documented model that this version does not carry out yet are listed apart and
+refused by name: silently ignoring `deployment:` would deploy something other than what the
+user wrote.
+"""
+
+from __future__ import annotations
+
+TOP = frozenset({"service", "provider", "hybridless", "resources"})
+PROVIDER = frozenset(
+    {
+        "region",
+        "stage",
+        "stackName",
+        "deploymentBucket",
+        "deploymentMethod",
+        "tags",
+        "environment",
+        "iam",
+        "vpc",
+        "rollbackConfiguration",
+        "terminationProtection",
+        "logRetentionInDays",
+    }
+)
+DEPLOYMENT_BUCKET = frozenset({"name", "keepDeployments"})
+IAM = frozenset({"role"})
+IAM_ROLE = frozenset({"statements"})
+EXISTING_VPC = frozenset({"vpcId", "subnetIds", "securityGroupIds", "albSubnetIds"})
+NEW_VPC = frozenset({"cidr", "subnets"})
+ROLLBACK = frozenset({"alarms", "monitoringTimeInMinutes"})
+HYBRIDLESS = frozenset({"tags", "images", "functions"})
+IMAGE = frozenset({"dockerFile", "dockerBuildArgs"})
+FUNCTION = frozenset(
+    {
+        "handler",
+        "memory",
+        "timeout",
+        "environment",
+        "ecsClusterArn",
+        "albListenerArn",
+        "albIsPrivate",
+        "logsRetentionInDays",
+        "package",
+        "events",
+    }
+)
+PACKAGE = frozenset({"patterns"})
+ROUTE = frozenset({"path", "method", "priority"})
+AUTOSCALE = frozenset({"min", "max", "metric", "targetValue"})
+RESOURCES = frozenset({"Parameters", "Conditions", "Mappings", "Resources", "Outputs"})
+
+EVENT_COMMON = frozenset({"eventType", "runtime", "environment"})
+IMAGE_SOURCE = frozenset({"dockerFile", "dockerBuildArgs", "imageId"})
+ECS_TASK = frozenset({"cpu", "ec2LaunchType"})
+ROUTING = frozenset({"routes", "hostname", "certificateArns"})
+HEALTH = frozenset(
+    {
+        "healthCheckRoute",
+        "healthCheckInterval",
+        "healthCheckTimeout",
+        "healthCheckHealthyCount",
+        "healthCheckUnhealthyCount",
+        "healthCheckStatusCode",
+    }
+)
+TRIGGER = frozenset({"protocol", "protocolArn", "schedulerRate", "schedulerInput", *ROUTING})
+EVENTS: dict[str, frozenset[str]] = {
+    "httpd": EVENT_COMMON
+    | IMAGE_SOURCE
+    | ECS_TASK
+    | ROUTING
+    | HEALTH
+    | {"concurrency", "port", "deregistrationDelay", "autoScale"},
+    "process": EVENT_COMMON | IMAGE_SOURCE | ECS_TASK | {"concurrency", "autoScale"},
+    "scheduledTask": EVENT_COMMON
+    | IMAGE_SOURCE
+    | ECS_TASK
+    | {"concurrency", "schedulerRate", "schedulerInput"},
+    "lambdaContainer": EVENT_COMMON | IMAGE_SOURCE | TRIGGER | {"reservedConcurrency"},
+    "lambda": EVENT_COMMON | TRIGGER | {"reservedConcurrency"},
+}
+
+# Documented, refused by name until built.
+NOT_YET: dict[str, frozenset[str]] = {
+    "hybridless": frozenset({"buildConcurrency"}),
+    "image": frozenset({"additionalDockerFiles"}),
+    "httpd": frozenset({"deployment"}),
+    "process": frozenset({"deployment"}),
+    "scheduledTask": frozenset(),
+    "lambdaContainer": frozenset({"deployment"}),
+    "lambda": frozenset({"deployment"}),
+}
