@@ -30,24 +30,10 @@ from typing import Any
 from hybridless.config.loader import Document, Path_, dotted, lookup
 from hybridless.errors import Problem
 
+# The keys hybridless reads; anything else at these levels is Serverless-only.
+from hybridless.model.keys import DEPLOYMENT_BUCKET, PROVIDER, TOP
+
 SERVERLESS_FILES = frozenset({"serverless.yml", "serverless.yaml", "serverless.json"})
-# Keys hybridless reads; anything else at these two levels is Serverless-only.
-TOP = ("service", "provider", "hybridless", "resources")
-PROVIDER = (
-    "region",
-    "stage",
-    "stackName",
-    "deploymentBucket",
-    "deploymentMethod",
-    "tags",
-    "environment",
-    "iam",
-    "vpc",
-    "rollbackConfiguration",
-    "terminationProtection",
-    "logRetentionInDays",
-)
-DEPLOYMENT_BUCKET = ("name", "keepDeployments")
 # Serverless keys carried over into hybridless ones by this module, not dropped.
 CARRIED = ("role", "iamRoleStatements", "iamManagedPolicies", "stackTags")
 

@@ -11,14 +11,12 @@ from hybridless.config import load_app, load_app_with_notices
 from hybridless.config.loader import Document, load_document, lookup, parse_document
 from hybridless.config.serverless import (
     IGNORED,
-    PROVIDER,
-    TOP,
     is_serverless_config,
     strip_serverless_keys,
 )
 from hybridless.config.variables import resolve_variables
 from hybridless.errors import ConfigError, Problem
-from hybridless.model import LambdaContainerEvent, Overrides, keys
+from hybridless.model import LambdaContainerEvent, Overrides
 
 ENVIRON = {"AWS_REGION": "eu-west-1"}
 
@@ -431,8 +429,3 @@ def test_a_variable_in_an_ignored_key_matters_only_when_a_kept_key_uses_it(
         f"{path}:3: custom.secret: ${{ssm:/shop/secret}}: the ssm variable source is not "
         "supported (supported: self:, opt:, env:, file())"
     ]
-
-
-def test_the_kept_keys_are_those_the_model_reads() -> None:
-    assert set(TOP) == keys.TOP
-    assert set(PROVIDER) == keys.PROVIDER
