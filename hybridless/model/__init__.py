@@ -19,8 +19,8 @@ from hybridless.config.loader import Document, Path_, dotted
 from hybridless.errors import ConfigError, Problem
 from hybridless.model import keys
 from hybridless.model.events import FunctionContext, read_function
-from hybridless.model.listeners import assign_priorities, check_routes
-from hybridless.model.reader import Reader
+from hybridless.model.listeners import assign_priorities, check_routes, routed
+from hybridless.model.reader import LOG_RETENTION_DAYS, Reader
 from hybridless.model.types import (
     App,
     AutoScale,
@@ -46,6 +46,7 @@ from hybridless.model.types import (
 )
 
 __all__ = [
+    "LOG_RETENTION_DAYS",
     "App",
     "AutoScale",
     "EcsTask",
@@ -76,9 +77,6 @@ IMAGE_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 LOGICAL_ID = re.compile(r"^[A-Za-z0-9]{1,255}$")
 ALARM_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:.+$")
 DEPLOYMENT_METHODS = ("changeset", "direct")
-# CloudWatch Logs accepts these retention periods only.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
-                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
 DEFAULT_LOG_RETENTION = 30
 ECS_EVENT_TYPES = {
     HttpdEvent: "httpd",
@@ -141,7 +139,7 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
     bucket, keep = _deployment_bucket(r, (*provider, "deploymentBucket"))
     vpc = _network(r, (*provider, "vpc"))
     alarms, monitoring = _rollback(r, (*provider, "rollbackConfiguration"))
-    retention = _retention(r, (*provider, "logRetentionInDays"), DEFAULT_LOG_RETENTION)
+    retention = r.retention((*provider, "logRetentionInDays"), DEFAULT_LOG_RETENTION)
 
     hyb = ("hybridless",)
     r.mapping(hyb, required=True)
@@ -213,15 +211,6 @@ def _deployment_bucket(r: Reader, path: Path_) -> tuple[str | None, int]:
     r.mapping(path)
     r.keys(path, keys.DEPLOYMENT_BUCKET)
     return r.string((*path, "name")), r.integer((*path, "keepDeployments"), 5, 1, 1000)
-
-
-def _retention(r: Reader, path: Path_, default: int) -> int:
-    days = r.integer(path, default, 1, 3653)
-    if days not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
-        r.fail(path, f"{days} is not a retention CloudWatch Logs offers ({allowed})")
-        return default
-    return days
 
 
 def _rollback(r: Reader, path: Path_) -> tuple[tuple[str, ...], int]:
@@ -375,23 +364,16 @@ def _check_network(r: Reader, events: list[Event], vpc: Vpc | NewVpc | None) -> 
     """ECS tasks run in a network; a load balancer needs subnets in two zones."""
     needs_network = [e for e in events if isinstance(e, HttpdEvent | ProcessEvent |
                                                      ScheduledTaskEvent)]  # fmt: skip
-    if r.get(("provider", "vpc")) is not None:
-        vpc = vpc or NewVpc("", ())  # given but wrong: its own problems say so
-    if needs_network and vpc is None:
+    given = r.get(("provider", "vpc")) is not None  # when wrong, its own problems say so
+    if needs_network and not given:
         kinds = sorted({ECS_EVENT_TYPES[type(e)] for e in needs_network})
         r.fail(
             ("provider", "vpc"),
             f"ECS events ({', '.join(kinds)}) need a network: set provider.vpc to an existing "
             "one (vpcId, subnetIds) or to a new one (cidr, subnets)",
         )
-    balanced = any(
-        e.routing.listener.existing_arn is None for e in events if isinstance(e, HttpdEvent)
-    ) or any(
-        e.trigger.routing is not None and e.trigger.routing.listener.existing_arn is None
-        for e in events
-        if isinstance(e, LambdaContainerEvent | LambdaEvent)
-    )
-    if balanced and vpc is None and not needs_network:
+    balanced = any(routing.listener.existing_arn is None for _event, routing in routed(events))
+    if balanced and not given and not needs_network:
         r.fail(
             ("provider", "vpc"),
             "a load balancer for http routes needs a network: set provider.vpc",

@@ -118,8 +118,6 @@ def read_function(r: Reader, path: Path_, name: str, context: FunctionContext) -
         return []
     r.mapping(path, required=True)
     r.keys(path, keys.FUNCTION)
-    from hybridless.model import _retention  # one retention rule for provider and function
-
     r.mapping((*path, "package"))
     r.keys((*path, "package"), keys.PACKAGE)
     function = _Function(
@@ -141,9 +139,7 @@ def read_function(r: Reader, path: Path_, name: str, context: FunctionContext) -
             ),
             private=bool(r.boolean((*path, "albIsPrivate"))),
         ),
-        log_retention_days=_retention(
-            r, (*path, "logsRetentionInDays"), context.log_retention_days
-        ),
+        log_retention_days=r.retention((*path, "logsRetentionInDays"), context.log_retention_days),
         patterns=r.strings((*path, "package", "patterns")),
     )
     raw_events = r.get((*path, "events"))

@@ -15,6 +15,9 @@ from hybridless.config.loader import Document, Path_, as_text, lookup
 from hybridless.errors import Problem
 
 NOT_YET = "is part of the documented model but not supported yet"
+# CloudWatch Logs accepts these retention periods only.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)  # fmt: skip
 
 
 def kind_of(value: Any) -> str:
@@ -119,6 +122,15 @@ class Reader:
             self.fail(path, f"{value} is out of range ({low}..{high})")
             return default
         return value
+
+    def retention(self, path: Path_, default: int) -> int:
+        """Days of log retention, one of the periods CloudWatch Logs offers."""
+        days = self.integer(path, default, 1, 3653)
+        if days not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+            self.fail(path, f"{days} is not a retention CloudWatch Logs offers ({allowed})")
+            return default
+        return days
 
     def optional_integer(self, path: Path_, low: int, high: int) -> int | None:
         if self.get(path) is None:

@@ -44,7 +44,7 @@ from typing import Any
 from wcmatch import glob
 
 from hybridless.errors import PhaseError
-from hybridless.stack.package import upload_once
+from hybridless.stack.package import shared_key, upload_once
 
 SERVERLESS_EXCLUDES = (
     ".git/**",
@@ -241,7 +241,7 @@ def package_function(
 
 def artifact_key(service: str, stage: str, artifact: Artifact) -> str:
     """Content-addressed: the same code keeps the same key, so the template does not change."""
-    return f"{service}/{stage}/artifacts/{artifact.name}-{artifact.sha256[:16]}.zip"
+    return shared_key(service, stage, "artifacts", artifact.name, artifact.body, ".zip")
 
 
 def upload_artifact(s3: Any, bucket: str, key: str, artifact: Artifact) -> bool:

@@ -12,13 +12,13 @@ security group opens the listener ports only, never all protocols.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hybridless.model import App, Event, Listener, Routing
 from hybridless.model.listeners import RouteKey, routed
-from hybridless.template.common import SSL_POLICY, Template, get_att, ref
+from hybridless.template.common import SSL_POLICY, Template, get_att, ref, unique
 from hybridless.template.network import Placement
 
 HTTP_PORT = 80
@@ -72,7 +72,7 @@ def add_balancers(template: Template, app: App, placement: Placement | None) -> 
         if not mine:
             continue
         assert placement is not None, "the model requires a network for a load balancer"
-        certificates = _unique(arn for r in mine for arn in r.certificate_arns)
+        certificates = unique(arn for r in mine for arn in r.certificate_arns)
         _add_balancer(template, app, balancer, placement, certificates)
         created.append(balancer)
     return created
@@ -226,11 +226,3 @@ def add_rules(
             )
         )
     return rules
-
-
-def _unique(items: Any) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-def balancer_security_groups(balancers: Sequence[Balancer]) -> list[str]:
-    return [b.security_group for b in balancers]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,3 +139,12 @@ def schedule_rule(
             "Targets": [target],
         },
     }
+
+
+def unique(values: Iterable[Any]) -> list[Any]:
+    """The values once each, in first-seen order; they may be mappings (intrinsics)."""
+    out: list[Any] = []
+    for value in values:
+        if value not in out:
+            out.append(value)
+    return out

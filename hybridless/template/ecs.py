@@ -318,8 +318,7 @@ def _add_autoscaling(
 
 def _balancer_name(event: HttpdEvent | ProcessEvent) -> str:
     balancer = balancer_of(event.routing.listener) if isinstance(event, HttpdEvent) else None
-    if balancer is None:
-        raise ValueError("request-count scaling needs a load balancer the app creates")
+    assert balancer is not None, "the model refuses requests scaling without an app balancer"
     return balancer.name
 
 

@@ -27,6 +27,7 @@ from hybridless.template.common import (
     role,
     schedule_rule,
     sub,
+    unique,
 )
 
 FUNCTION_ROLE = "FunctionRole"
@@ -138,17 +139,9 @@ def _trigger_statements(events: tuple[FunctionEvent, ...]) -> list[dict[str, Any
         {
             "Effect": "Allow",
             "Action": QUEUE_ACTIONS,
-            "Resource": _unique(queues),
+            "Resource": unique(queues),
         }
     ]
-
-
-def _unique(values: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for value in values:
-        if value not in out:
-            out.append(value)
-    return out
 
 
 def _add_function(
