@@ -40,8 +40,10 @@ class ConfigError(HybridlessError):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], notices: list[Problem] | None = None) -> None:
         self.problems = problems
+        # what the loader said before it failed (Serverless keys it ignored): often the reason
+        self.notices = notices or []
         super().__init__("\n".join(str(p) for p in problems))
 
 

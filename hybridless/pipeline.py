@@ -238,15 +238,12 @@ def load(
         stack_name=options.stack_name,
         deployment_method=options.method,
     )
-    app, notices = load_app_with_notices(options.config, overrides, environ)
-    for notice in notices:
-        reporter.info(f"notice: {notice}")
-        reporter.annotate(
-            Annotation(
-                "notice", f"{notice.key}: {notice.message}", title="serverless.yml",
-                file=notice.file, line=notice.line,
-            )
-        )  # fmt: skip
+    try:
+        app, notices = load_app_with_notices(options.config, overrides, environ)
+    except ConfigError as err:
+        report_notices(err.notices, reporter)
+        raise
+    report_notices(notices, reporter)
     tag = options.image_tag or generate_tag(now, current_commit(environ, options.config.parent))
     if not VALID_TAG.match(tag):
         raise PhaseError("config", f"--image-tag {tag!r} is not a valid image tag")
@@ -258,6 +255,17 @@ def load(
         f"{len(app.images)} image(s), image tag {tag}"
     )
     return app, tag
+
+
+def report_notices(notices: list[Problem], reporter: Reporter) -> None:
+    for notice in notices:
+        reporter.info(f"notice: {notice}")
+        reporter.annotate(
+            Annotation(
+                "notice", f"{notice.key}: {notice.message}", title="serverless.yml",
+                file=notice.file, line=notice.line,
+            )
+        )  # fmt: skip
 
 
 def check_parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> None:

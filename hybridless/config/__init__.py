@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from hybridless.config.loader import load_document
 from hybridless.config.serverless import strip_serverless_keys
 from hybridless.config.variables import resolve_variables
-from hybridless.errors import Problem
+from hybridless.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     from hybridless.model import App, Overrides
@@ -38,5 +38,8 @@ def load_app_with_notices(
 
     original = load_document(path)
     kept, notices = strip_serverless_keys(original)
-    document = resolve_variables(kept, options, environ, scope=original)
-    return build_app(document, overrides, environ), notices
+    try:
+        document = resolve_variables(kept, options, environ, scope=original)
+        return build_app(document, overrides, environ), notices
+    except ConfigError as err:
+        raise ConfigError(err.problems, notices) from None

@@ -1194,6 +1194,26 @@ def test_cfn_lint_warnings_are_warning_annotations_on_github() -> None:
     assert any("Unused" in line for line in warnings)
 
 
+def test_a_nested_stack_s_findings_name_that_stack() -> None:
+    from hybridless.stack.validate import check_template
+
+    stream = io.StringIO()
+    template = {
+        "Parameters": {"Unused": {"Type": "String"}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+    }
+
+    check_template(
+        json.dumps(template), "us-east-1", Reporter(stream, ci="github"), "nested stack Nested2"
+    )
+
+    warnings = [line for line in stream.getvalue().splitlines() if line.startswith("::warning")]
+    assert warnings
+    assert all(
+        line.startswith("::warning title=cfn-lint (nested stack Nested2)::") for line in warnings
+    )
+
+
 def test_at_most_ten_warning_annotations_are_written() -> None:
     stream = io.StringIO()
     reporter = Reporter(stream, ci="github")

@@ -152,3 +152,24 @@ def test_a_registry_host_with_port_or_path_is_accepted(
     monkeypatch.delenv("HYBRIDLESS_REGISTRY", raising=False)
 
     assert build_parser().parse_args(["deploy", "--registry", registry]).registry == registry
+
+
+def test_a_serverless_yml_says_what_it_ignores_before_anything_else(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in [k for k in __import__("os").environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    config = tmp_path / "serverless.yml"
+    config.write_text(
+        "service: shop\nframeworkVersion: '3'\nplugins: [hybridless]\nprovider:\n  name: aws\n"
+        "hybridless:\n  functions:\n    Fn:\n      memroy: 1\n      events: []\n"
+    )
+
+    code = main(["deploy", "--config", str(config)])
+
+    out = capsys.readouterr().out
+    assert code == 2
+    for line, key in ((2, "frameworkVersion"), (3, "plugins"), (5, "provider.name")):
+        assert f"notice: {config}:{line}: {key}: " in out
+    assert f"{config}:9: hybridless.functions.Fn.memroy: unknown key" in out

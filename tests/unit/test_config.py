@@ -440,3 +440,35 @@ def test_a_null_value_is_not_set_for_self_variables() -> None:
 
     with_fallback = resolve("provider:\n  stage:\nstage: ${self:provider.stage, 'dev'}\n")
     assert with_fallback["stage"] == "dev"
+
+
+def test_a_variable_in_a_flow_list_gets_the_quoting_hint(tmp_path: Path) -> None:
+    config = tmp_path / "hybridless.yml"
+    config.write_text("service: x\nprovider:\n  subnets: [${env:A}, ${env:B}]\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_document(config)
+
+    (problem,) = raised.value.problems
+    assert problem.line == 3
+    assert problem.message.endswith(
+        "(a ${...} variable inside [ ] or { } must be quoted: '${env:X}')"
+    )
+
+
+def test_cloudformation_short_forms_are_read_and_unknown_tags_named(tmp_path: Path) -> None:
+    config = tmp_path / "hybridless.yml"
+    config.write_text(
+        "a: !GetAtt Queue.Arn\nb: !Sub 'x-${AWS::Region}'\nc: !If [C, !Ref X, 1]\nd: !Evil x\n"
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_document(config)
+    assert [str(p) for p in raised.value.problems] == [f"{config}:4: d: unknown tag !Evil"]
+
+    config.write_text(config.read_text().replace("d: !Evil x\n", ""))
+    assert load_document(config).data == {
+        "a": {"Fn::GetAtt": ["Queue", "Arn"]},
+        "b": {"Fn::Sub": "x-${AWS::Region}"},
+        "c": {"Fn::If": ["C", {"Ref": "X"}, 1]},
+    }

@@ -1957,3 +1957,107 @@ resources:
             (34, "resources.Resources.Bucket", "a resource needs a Type"),
         ]
     )
+
+
+# --- rules a deploy would otherwise learn from AWS ----------------------------------------------
+
+
+def test_lambda_reserved_and_malformed_environment_names(tmp_path: Path) -> None:
+    text = """\
+service: shop
+provider:
+  environment: {AWS_REGION: eu-west-1, LEVEL: info}
+hybridless:
+  functions:
+    Fn:
+      environment: {X: one, GOOD_NAME: two}
+      events:
+        - eventType: lambdaContainer
+          runtime: container
+"""
+
+    assert problems(tmp_path, text) == [
+        (3, "provider.environment.AWS_REGION",
+         "'AWS_REGION' cannot be a function's variable: Lambda reserves it"),
+        (7, f"{FN}.environment.X",
+         "'X' cannot be a function's variable: Lambda takes letters, digits and _, starting "
+         "with a letter"),
+    ]  # fmt: skip
+
+
+def test_reserved_lambda_names_are_fine_for_ecs_tasks(tmp_path: Path) -> None:
+    text = on_existing_network(one_event("process")).replace(
+        "hybridless:", "  environment: {AWS_REGION: eu-west-1}\nhybridless:"
+    )
+
+    event = only(build(tmp_path, text))
+
+    assert dict(event.environment) == {"AWS_REGION": "eu-west-1"}  # type: ignore[attr-defined]
+
+
+def test_the_ec2_launch_type_cannot_run_in_a_created_network(tmp_path: Path) -> None:
+    text = app_with(
+        f"""\
+        ecsClusterArn: {CLUSTER}
+        events:
+          - eventType: process
+            runtime: container
+            ec2LaunchType: true
+        """
+    )
+
+    assert problems(tmp_path, text) == [
+        (
+            11,
+            f"{EV}.ec2LaunchType",
+            "EC2 instances of an existing cluster cannot be in a network this stack creates: "
+            "use provider.vpc with vpcId and subnetIds",
+        )
+    ]
+
+
+def test_routes_on_an_existing_listener_need_their_priority(tmp_path: Path) -> None:
+    text = on_existing_network(
+        app_with(
+            f"""\
+            albListenerArn: {LISTENER}
+            events:
+              - eventType: httpd
+                runtime: container
+                routes: [{{path: /a, priority: 7}}, {{path: /b}}]
+            """
+        )
+    )
+
+    assert problems(tmp_path, text) == [
+        (
+            11,
+            f"{EV}.routes[1]",
+            "give a priority: the listener already exists, and the priorities its own rules "
+            "use cannot be known here",
+        )
+    ]
+
+
+def test_request_scaling_on_an_existing_listener_is_refused(tmp_path: Path) -> None:
+    text = on_existing_network(
+        app_with(
+            f"""\
+            albListenerArn: {LISTENER}
+            events:
+              - eventType: httpd
+                runtime: container
+                routes: [{{path: /a, priority: 7}}]
+                autoScale: {{min: 1, max: 3, metric: requests}}
+            """
+        )
+    )
+
+    assert problems(tmp_path, text) == [
+        (
+            12,
+            f"{EV}.autoScale.metric",
+            "requests per target needs a load balancer the app creates (not a process event "
+            "or an albListenerArn)",
+        )
+    ]

@@ -1431,3 +1431,96 @@ def test_a_new_digest_for_a_container_function_changes_only_that_function(
 
     assert changed == {"FnEvent1Function"}
     assert props(after, "FnEvent1Function")["Code"]["ImageUri"].endswith("@" + DIGEST_B)
+
+
+# --- what waits for what, who owns the count ---------------------------------------------------
+
+
+def test_a_scaled_service_leaves_its_count_to_the_scaler(tmp_path: Path) -> None:
+    template = rendered(
+        tmp_path,
+        httpd_app(
+            """\
+    Api:
+      events:
+        - eventType: httpd
+          runtime: container
+          concurrency: 2
+          autoScale: {min: 2, max: 6}
+    Plain:
+      events:
+        - eventType: httpd
+          runtime: container
+          concurrency: 2
+"""
+        ),
+    )
+
+    assert "DesiredCount" not in props(template, "ApiService")
+    assert props(template, "PlainService")["DesiredCount"] == 2
+
+
+def test_in_a_created_network_balancers_and_tasks_wait_for_the_route_out(
+    tmp_path: Path,
+) -> None:
+    template = rendered(
+        tmp_path,
+        httpd_app(
+            """\
+    Api:
+      events:
+        - eventType: httpd
+          runtime: container
+    Worker:
+      events:
+        - eventType: process
+          runtime: container
+""",
+            NEW_NETWORK,
+        ),
+    )
+
+    resources = template["Resources"]
+    assert "PublicDefaultRoute" in as_list(resources["LoadBalancer"]["DependsOn"])
+    assert "PublicDefaultRoute" in as_list(resources["ApiService"]["DependsOn"])
+    assert "PublicDefaultRoute" in as_list(resources["WorkerService"]["DependsOn"])
+
+
+def test_an_existing_network_adds_no_waiting(tmp_path: Path) -> None:
+    template = rendered(
+        tmp_path,
+        httpd_app(
+            "    Api:\n      events:\n        - eventType: httpd\n          runtime: container\n"
+        ),
+    )
+
+    assert "DependsOn" not in template["Resources"]["LoadBalancer"]
+    assert template["Resources"]["ApiService"]["DependsOn"] == ["ApiRule0"]
+
+
+def test_a_private_balancer_in_a_created_network_admits_that_network_only(
+    tmp_path: Path,
+) -> None:
+    template = rendered(
+        tmp_path,
+        httpd_app(
+            """\
+    Api:
+      albIsPrivate: true
+      events:
+        - eventType: httpd
+          runtime: container
+    Site:
+      events:
+        - eventType: httpd
+          runtime: container
+          routes: [{path: /site/*}]
+""",
+            NEW_NETWORK,
+        ),
+    )
+
+    private = props(template, "PrivateLoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    public = props(template, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+    assert [rule["CidrIp"] for rule in private] == [{"Fn::GetAtt": ["Vpc", "CidrBlock"]}]
+    assert [rule["CidrIp"] for rule in public] == ["0.0.0.0/0"]
