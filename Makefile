@@ -15,7 +15,7 @@ help:
 	@echo "make test           set everything up and run the whole test suite"
 	@echo "make unit           run the unit tests only (no services)"
 	@echo "make image          build the action's image (hybridless-action:dev)"
-	@echo "make bench          measure the image: size and time to its first log line"
+	@echo "make bench          benchmarks: the image, pushes, an unchanged redeploy (vs the plugin)"
 	@echo "make lint           ruff and mypy"
 	@echo "make ground-up      start the proving ground and leave it running (eval its output)"
 	@echo "make ground-status  report each component of the proving ground"

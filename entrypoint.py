@@ -1,8 +1,9 @@
 """The container's entry point: the GitHub Action, `docker run IMAGE deploy ...`, a GitLab job.
 
-With arguments it is the `hybridless` command. Without, on GitHub Actions, the inputs become
-the same command line (hybridless/action.py). Either way it first gives up root where the
-Docker socket allows (hybridless/privileges.py). Nothing else happens here.
+With arguments it is the `hybridless` command (deploy, rollback, remove, ...). Without, on
+GitHub Actions, the inputs become the same command line, the `command` input choosing the
+subcommand (hybridless/action.py). Either way it first gives up root where the Docker socket
+allows (hybridless/privileges.py). Nothing else happens here.
 """
 
 import os

@@ -1,22 +1,28 @@
 """The `hybridless` command.
 
-Each command maps its options onto the pipeline and holds no deploy logic of its own.
+Each command maps its options onto the pipeline (deploy), rollback.py or remove.py and holds
+no logic of its own.
 
-Exit codes: 0 success (including "no changes"); 1 a deploy phase failed; 2 the command line or
-the configuration is wrong (nothing was touched); 3 cancelled by SIGINT/SIGTERM while the stack
-was changing (the change was cancelled too); 130 interrupted before anything was changed.
+Exit codes: 0 success (including "no changes"); 1 a phase failed, or a rollback or removal was
+refused (nothing was changed); 2 the command line or the configuration is wrong (nothing was
+touched), or `remove` without a terminal to confirm on and without --yes; 3 cancelled by
+SIGINT/SIGTERM while the stack was changing (the change was cancelled too; a deletion goes on);
+130 interrupted before anything was changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import os
 import re
 import signal
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hybridless import __version__
 from hybridless.errors import (
@@ -28,9 +34,14 @@ from hybridless.errors import (
     PhaseError,
     Problem,
 )
+from hybridless.images.tags import VALID_TAG
 from hybridless.pipeline import DeployOptions, DeployResult, deploy, summary_of
+from hybridless.remove import RemoveOptions, remove
+from hybridless.remove import summary_of as removal_summary
 from hybridless.report import Annotation, Reporter
+from hybridless.report.summary import Summary
 from hybridless.report.summary import render as render_summary
+from hybridless.rollback import RollbackOptions, rollback
 
 REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?$")
 PARAMETER_NAME = re.compile(r"^[A-Za-z0-9]{1,255}$")
@@ -119,15 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
             "AWS endpoints come from AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>."
         ),
     )
-    run.add_argument(
-        "--config",
-        type=Path,
-        default=Path("hybridless.yml"),
-        help="the application's file (default: hybridless.yml)",
+    _add_app_options(
+        run,
+        "how long to wait for the stack; then an update is cancelled (rolled back) and a "
+        "stack being created is deleted",
     )
-    run.add_argument("--stage", help="stage to deploy (default: provider.stage, else dev)")
-    run.add_argument("--region", help="AWS region (default: provider.region, else AWS_REGION)")
-    run.add_argument("--stack-name", help="stack name (default: <service>-<stage>)")
+    _add_change_options(run, "stack parameter; repeat, or separate with commas or new lines")
     run.add_argument(
         "--image-tag", help="tag for this deploy's images (default: UTC time and short commit)"
     )
@@ -138,66 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
         "cache); env HYBRIDLESS_REGISTRY",
     )
     run.add_argument(
-        "--method",
-        choices=["changeset", "direct"],
-        help="changeset (default) or direct CreateStack/UpdateStack",
-    )
-    run.add_argument(
         "--preview", action="store_true", help="create and show the change set, do not execute it"
     )
     run.add_argument(
-        "--no-cleanup", dest="cleanup", action="store_false", help="keep images of earlier deploys"
-    )
-    run.add_argument(
-        "--outputs-file", type=Path, help="write the deploy's outputs (JSON) to this file"
-    )
-    run.add_argument(
-        "--dotenv",
-        type=Path,
-        help="write the outputs as KEY=value lines for GitLab's artifacts:reports:dotenv "
-        "(default on GitLab CI: hybridless.env)",
-    )
-    run.add_argument(
-        "--working-directory",
-        type=Path,
-        help="run from this directory (the config and the build contexts are relative to it)",
-    )
-    run.add_argument(
-        "--parameter-overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="stack parameter; repeat, or separate with commas or new lines",
-    )
-    run.add_argument(
-        "--tags",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="stack tag, added to the config's tags; repeat, or separate with commas or new lines",
-    )
-    run.add_argument(
-        "--timeout-minutes",
-        type=_minutes,
-        help="how long to wait for the stack; then an update is cancelled (rolled back) and a "
-        "stack being created is deleted",
-    )
-    run.add_argument(
-        "--role-to-assume",
-        help="IAM role ARN to act as; on GitHub Actions through the job's OIDC token",
-    )
-    run.add_argument("--role-session-name", help="session name for the assumed role")
-    run.add_argument(
-        "--role-arn",
-        help="service role CloudFormation uses to change the stack (instead of the caller's "
-        "permissions)",
-    )
-    run.add_argument(
-        "--notification-arns",
-        action="append",
-        default=[],
-        metavar="ARN",
-        help="SNS topic for the stack's events; repeat, or separate with commas",
+        "--rebuild",
+        action="store_true",
+        help="build and push every image even when ECR holds one of the same content "
+        "(to pick up a base image that moved under its tag)",
     )
     run.add_argument(
         "--continue-update-rollback",
@@ -212,9 +167,140 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --continue-update-rollback: resources that failed to roll back to leave as "
         "they are; repeat, or separate with commas",
     )
+    _add_rollback_command(commands)
+    _add_remove_command(commands)
     _add_template_command(commands)
     _add_schema_command(commands)
     return parser
+
+
+def _deployment_id(value: str) -> str:
+    if not VALID_TAG.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a deployment id (the image tag of a deploy, as the deploy's "
+            "image-tag output gives it)"
+        )
+    return value
+
+
+def _add_app_options(command: argparse.ArgumentParser, waiting: str) -> None:
+    """Which app, stage and stack a command acts on, and as whom: the deploy's options."""
+    command.add_argument(
+        "--config",
+        type=Path,
+        default=Path("hybridless.yml"),
+        help="the application's file (default: hybridless.yml)",
+    )
+    command.add_argument(
+        "--working-directory",
+        type=Path,
+        help="run from this directory (the config, and the paths in it, are relative to it)",
+    )
+    command.add_argument("--stage", help="stage (default: provider.stage, else dev)")
+    command.add_argument("--region", help="AWS region (default: provider.region, else AWS_REGION)")
+    command.add_argument("--stack-name", help="stack name (default: <service>-<stage>)")
+    command.add_argument("--timeout-minutes", type=_minutes, help=waiting)
+    command.add_argument(
+        "--role-to-assume",
+        help="IAM role ARN to act as; on GitHub Actions through the job's OIDC token",
+    )
+    command.add_argument("--role-session-name", help="session name for the assumed role")
+
+
+def _add_change_options(command: argparse.ArgumentParser, parameters: str) -> None:
+    """How a command changes the stack and hands on its results: deploy's and rollback's."""
+    command.add_argument(
+        "--method",
+        choices=["changeset", "direct"],
+        help="changeset (default) or direct CreateStack/UpdateStack",
+    )
+    command.add_argument(
+        "--parameter-overrides", action="append", default=[], metavar="KEY=VALUE", help=parameters
+    )
+    command.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="stack tag, added to the config's tags; repeat, or separate with commas or new lines",
+    )
+    command.add_argument(
+        "--role-arn",
+        help="service role CloudFormation uses to change the stack (instead of the caller's "
+        "permissions)",
+    )
+    command.add_argument(
+        "--notification-arns",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="SNS topic for the stack's events; repeat, or separate with commas",
+    )
+    command.add_argument(
+        "--no-cleanup",
+        dest="cleanup",
+        action="store_false",
+        help="delete no images afterwards (keep those of earlier deploys)",
+    )
+    command.add_argument("--outputs-file", type=Path, help="write the outputs (JSON) to this file")
+    command.add_argument(
+        "--dotenv",
+        type=Path,
+        help="write the outputs as KEY=value lines for GitLab's artifacts:reports:dotenv "
+        "(default on GitLab CI: hybridless.env)",
+    )
+
+
+def _add_rollback_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = commands.add_parser(
+        "rollback",
+        help="redeploy an earlier successful deployment (default: the one before the running one)",
+        description=(
+            "Deploy an earlier successful deployment's template again, from the deployment "
+            "bucket, with the images it ran (pinned by digest); nothing is built. Everything it "
+            "needs (its template, every image in ECR) is checked before the stack is touched. "
+            "Without --to: the deployment that succeeded before the one running now, so a "
+            "second rollback returns to where the first started. Then cleanup runs as after a "
+            "deploy, and the outputs are those of a deploy."
+        ),
+    )
+    run.add_argument(
+        "--to",
+        type=_deployment_id,
+        metavar="DEPLOYMENT",
+        help="the deployment to return to: its id, the image tag its deploy printed; a "
+        "refusal lists those available",
+    )
+    _add_app_options(
+        run,
+        "how long to wait for the stack; then the update is cancelled (CloudFormation rolls "
+        "it back)",
+    )
+    _add_change_options(
+        run, "stack parameter values; the others keep the running stack's (UsePreviousValue)"
+    )
+
+
+def _add_remove_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    run = commands.add_parser(
+        "remove",
+        help="delete the stack, the stage's ECR repositories and its deployment records",
+        description=(
+            "Delete the stage's stack (following its events), then the ECR repositories "
+            "hybridless created for it (tagged hybridless:service and hybridless:stage; others "
+            "are kept), then its deployment records in the bucket (the bucket stays). A stack "
+            "that fails to delete stops it with nothing else deleted; a stack with termination "
+            "protection is refused. On a terminal it asks for the stack's name first; "
+            "elsewhere (CI) pass --yes."
+        ),
+    )
+    run.add_argument(
+        "--yes", action="store_true", help="do not ask; required where there is no terminal"
+    )
+    _add_app_options(
+        run,
+        "how long to wait for the stack's deletion; it goes on after, and nothing else is deleted",
+    )
 
 
 def _add_template_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -323,6 +409,7 @@ def options_from(args: argparse.Namespace) -> DeployOptions:
         method=args.method,
         preview=args.preview,
         cleanup=args.cleanup,
+        rebuild=args.rebuild,
         outputs_file=args.outputs_file,
         parameters=check_parameters(parse_pairs(args.parameter_overrides, "--parameter-overrides")),
         tags=check_tags(parse_pairs(args.tags, "--tags")),
@@ -335,6 +422,55 @@ def options_from(args: argparse.Namespace) -> DeployOptions:
         continue_update_rollback=args.continue_update_rollback,
         resources_to_skip=check_skip(args),
     )
+
+
+def rollback_options_from(args: argparse.Namespace) -> RollbackOptions:
+    return RollbackOptions(
+        config=args.config,
+        stage=args.stage,
+        region=args.region,
+        stack_name=args.stack_name,
+        to=args.to,
+        method=args.method,
+        parameters=check_parameters(parse_pairs(args.parameter_overrides, "--parameter-overrides")),
+        tags=check_tags(parse_pairs(args.tags, "--tags")),
+        cleanup=args.cleanup,
+        outputs_file=args.outputs_file,
+        dotenv=args.dotenv,
+        timeout_minutes=args.timeout_minutes,
+        role_to_assume=args.role_to_assume or None,
+        role_session_name=args.role_session_name or None,
+        role_arn=args.role_arn or None,
+        notification_arns=split_list(args.notification_arns),
+    )
+
+
+def remove_options_from(args: argparse.Namespace) -> RemoveOptions:
+    return RemoveOptions(
+        config=args.config,
+        stage=args.stage,
+        region=args.region,
+        stack_name=args.stack_name,
+        timeout_minutes=args.timeout_minutes,
+        role_to_assume=args.role_to_assume or None,
+        role_session_name=args.role_session_name or None,
+    )
+
+
+def can_ask(environ: Mapping[str, str]) -> bool:
+    """Whether someone can answer a question: a terminal on both ends, and not a CI job (some
+    allocate a terminal that nobody watches)."""
+    if environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return False
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def ask_for_stack_name(stack_name: str) -> bool:
+    try:
+        answer = input(f"Type the stack's name ({stack_name}) to delete all of the above: ")
+    except EOFError:
+        return False
+    return answer.strip() == stack_name
 
 
 def check_skip(args: argparse.Namespace) -> tuple[str, ...]:
@@ -360,8 +496,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         except HybridlessError as err:
             Reporter().error(str(err))
             return err.exit_code
+    run: Callable[[Reporter], Any]
     try:
-        options = options_from(args)
+        if args.command == "rollback":
+            run = functools.partial(rollback, rollback_options_from(args))
+        elif args.command == "remove":
+            removing = remove_options_from(args)
+            if not args.yes and not can_ask(os.environ):
+                Reporter().error(
+                    "remove deletes the stack, its repositories and its deployment records, "
+                    "and there is no terminal to confirm on: pass --yes"
+                )
+                return EXIT_USAGE
+            run = functools.partial(
+                remove, removing, confirm=None if args.yes else ask_for_stack_name
+            )
+        else:
+            run = functools.partial(deploy, options_from(args))
     except argparse.ArgumentTypeError as err:
         parser.error(str(err))
     if args.working_directory:
@@ -373,14 +524,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # progress is cancelled rather than abandoned.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     reporter = Reporter()
-    result: DeployResult | None = None
+    result: Any = None
     failure: HybridlessError | None = None
     try:
-        result = deploy(options, reporter)
+        result = run(reporter)
     except HybridlessError as err:
         failure = err
         reporter.error(str(err))
-        annotate_failure(reporter, err, os.environ)
+        annotate_failure(reporter, err, os.environ, args.command)
         code = err.exit_code
     except KeyboardInterrupt:
         reporter.error("interrupted")
@@ -394,11 +545,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     else:
         code = 0
-    write_summary(reporter, result, failure, os.environ)
+    write_summary(reporter, result, failure, os.environ, args.command)
     return code
 
 
-def annotate_failure(reporter: Reporter, err: HybridlessError, environ: Mapping[str, str]) -> None:
+def annotate_failure(
+    reporter: Reporter, err: HybridlessError, environ: Mapping[str, str], command: str = "deploy"
+) -> None:
     """Config problems point at their file and line (GitHub shows them on the file); any other
     failure is one error annotation titled by its phase."""
     if isinstance(err, ConfigError):
@@ -416,7 +569,7 @@ def annotate_failure(reporter: Reporter, err: HybridlessError, environ: Mapping[
         if isinstance(err, PhaseError):
             title = f"{err.phase} failed"
         else:
-            title = "deploy cancelled" if isinstance(err, Cancelled) else "deploy failed"
+            title = f"{command} cancelled" if isinstance(err, Cancelled) else f"{command} failed"
         message = str(err).removeprefix(title + ": ")
         reporter.annotate(Annotation("error", message, title=title))
 
@@ -434,19 +587,34 @@ def workspace_path(file: str, environ: Mapping[str, str]) -> str:
 
 def write_summary(
     reporter: Reporter,
-    result: DeployResult | None,
+    result: Any,
     failure: HybridlessError | None,
     environ: Mapping[str, str],
+    command: str = "deploy",
 ) -> None:
     path = environ.get("GITHUB_STEP_SUMMARY")
     if not path or (result is None and failure is None):
         return
-    text = render_summary(summary_of(reporter, result, failure))
+    text = render_summary(summary_for(command, reporter, result, failure))
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(reporter.redact(text))
     except OSError as err:
         reporter.warning(f"cannot write the step summary to {path}: {err}")
+
+
+def summary_for(
+    command: str, reporter: Reporter, result: Any, failure: HybridlessError | None
+) -> Summary:
+    """The deploy's summary; a rollback's says it was one, a removal's says what went."""
+    if command == "remove":
+        return removal_summary(reporter, result, failure)
+    deployed = result if isinstance(result, DeployResult) else None
+    summary = summary_of(reporter, deployed, failure)
+    if command == "rollback":
+        outcome = "rolled back" if failure is None and deployed else "rollback failed"
+        summary = dataclasses.replace(summary, outcome=outcome)
+    return summary
 
 
 if __name__ == "__main__":

@@ -30,10 +30,15 @@ from hybridless import credentials
 from hybridless.aws import Aws
 from hybridless.config import load_app_with_notices
 from hybridless.errors import ConfigError, HybridlessError, PhaseError, Problem
-from hybridless.images import cleanup, push
-from hybridless.images.build import build_image
-from hybridless.images.tags import VALID_TAG, current_commit, generate_tag, is_generated
-from hybridless.model import App, Image, Overrides, ZipCode
+from hybridless.images import cleanup, delivery
+from hybridless.images.tags import (
+    VALID_TAG,
+    current_commit,
+    generate_tag,
+    is_generated,
+    is_ours,
+)
+from hybridless.model import App, Overrides, ZipCode
 from hybridless.report import Annotation, Reporter
 from hybridless.report import outputs as output_forms
 from hybridless.report.summary import Summary, spans_from_events
@@ -68,6 +73,7 @@ class DeployOptions:
     notification_arns: tuple[str, ...] = ()
     continue_update_rollback: bool = False
     resources_to_skip: tuple[str, ...] = ()
+    rebuild: bool = False
 
 
 @dataclass
@@ -150,13 +156,16 @@ def deploy(
     with phase(reporter, "credentials"):
         aws, account = connect(app.region, options, environ, reporter)
     with phase(reporter, "build"):
-        docker = docker_factory() if app.images else None
-        for image in app.images:
-            build_image(docker, image, local_name(image), reporter)
+        planned = delivery.plan(aws.client("ecr"), app.images, options.rebuild, reporter)
+        needs_engine = any(p.stored is None for p in planned)
+        docker = docker_factory() if needs_engine else None
+        delivery.build(docker, planned, app.build_concurrency, reporter)
         zips = [zip_code(app, code, reporter) for code in app.code]
     registry = options.registry or environ.get("HYBRIDLESS_REGISTRY") or None
     with phase(reporter, "push"):
-        images = push_images(aws.client("ecr"), docker, app, tag, registry, reporter)
+        images = delivery.deliver(
+            aws.client("ecr"), docker, planned, tag, stack_tags(app), registry, reporter
+        )
     with phase(reporter, "package"):
         s3 = aws.client("s3")
         bucket = app.deployment_bucket or package.default_bucket_name(account, app.region)
@@ -209,23 +218,42 @@ def deploy(
         changed=stack.changed,
         executed=stack.executed,
     )
+    if not options.preview:
+        with phase(reporter, "update"):
+            package.mark_succeeded(s3, bucket, packaged.prefix, stack.status)
     if options.preview:
         reporter.info("preview: nothing was changed; cleanup does not run")
-    elif not options.cleanup:
+    conclude(aws, app, result, bucket, options, environ, reporter, clean=not options.preview)
+    return result
+
+
+def conclude(
+    aws: Aws,
+    app: App,
+    result: DeployResult,
+    bucket: str,
+    options: DeployOptions,
+    environ: Mapping[str, str],
+    reporter: Reporter,
+    clean: bool = True,
+    what: str = "deploy",
+) -> None:
+    """How every command that changed the stack ends: cleanup unless told not to (its failure
+    is a warning, never the command's), then the report and the outputs."""
+    if clean and not options.cleanup:
         reporter.info("cleanup skipped (--no-cleanup)")
-    else:
+    elif clean:
         try:
             with phase(reporter, "cleanup"):
                 result.removed_images = clean_up(aws, app, result, bucket, reporter)
         except HybridlessError as err:
             reporter.warning(
-                f"{err}; nothing more was deleted, the deploy itself succeeded, and the next "
+                f"{err}; nothing more was deleted, the {what} itself succeeded, and the next "
                 "successful deploy cleans up again"
             )
     report_result(result, reporter)
     reporter.info("AWS API calls: " + ", ".join(f"{k} {v}" for k, v in sorted(aws.calls.items())))
     publish(result, options, environ, reporter)
-    return result
 
 
 def load(
@@ -314,30 +342,6 @@ def placeholder_images(app: App) -> dict[str, str]:
         f"@{PLACEHOLDER_DIGEST}"
         for image in app.images
     }
-
-
-def local_name(image: Image) -> str:
-    return f"hybridless-build/{image.repository}:latest"
-
-
-def push_images(
-    ecr: Any, docker: Any, app: App, tag: str, registry_override: str | None, reporter: Reporter
-) -> dict[str, str]:
-    """Push every image under `tag`; {image name: repository URI @ digest}."""
-    if not app.images:
-        return {}
-    uris = {
-        image.name: push.ensure_repository(ecr, image.repository, dict(app.tags), reporter)
-        for image in app.images
-    }
-    registry = push.login(ecr, registry_override, reporter)
-    images = {}
-    for image in app.images:
-        digest = push.push_image(docker, registry, local_name(image), image.repository, tag)
-        push.confirm_in_ecr(ecr, image.repository, digest, tag, registry.address)
-        images[image.name] = f"{uris[image.name]}@{digest}"
-        reporter.info(f"{image.name}: pushed {image.repository}:{tag} ({digest})")
-    return images
 
 
 def package_template(
@@ -442,6 +446,8 @@ def clean_up(
     recorded_tags = {str(r.get("image-tag")) for r in records}
     references = cleanup.live_image_references(aws.client, app.stack_name)
     references.update(result.images.values())
+    references.update(previous_images(records, result.image_tag, app.keep_previous))
+    references.update(pending_images(records, result.image_tag))
     live_digests: dict[str, set[str]] = {}
     live_tags: dict[str, set[str]] = {}
     for uri in references:
@@ -458,17 +464,45 @@ def clean_up(
             cleanup.list_images(ecr, repository),
             live_digests.get(repository, set()),
             live_tags.get(repository, set()) | {result.image_tag},
-            lambda t: is_generated(t) or t in recorded_tags,
+            lambda t: (is_ours(t) or t in recorded_tags) and not is_newer(t, result.image_tag),
         )
-        failures = cleanup.delete_images(ecr, repository, doomed) if doomed else []
+        deleted, failures = cleanup.delete_images(ecr, repository, doomed) if doomed else ([], [])
         for failure in failures:
             reporter.warning(f"cleanup: {failure}")
-        removed.extend(f"{repository}@{i.digest}" for i in doomed)
-        reporter.info(f"{repository}: removed {len(doomed)} image(s) no longer in use")
-    pruned = package.prune(s3, bucket, records, app.keep_deployments)
+        removed.extend(f"{repository}@{i.digest}" for i in deleted)
+        reporter.info(f"{repository}: removed {len(deleted)} image(s) no longer in use")
+    # Rollback needs the records of the deployments whose images are kept.
+    keep = max(app.keep_deployments, app.keep_previous + 1)
+    pruned = package.prune(s3, bucket, records, keep)
     if pruned:
         reporter.info(f"pruned {pruned} old deployment(s) from s3://{bucket}")
     return removed
+
+
+def previous_images(records: list[dict[str, Any]], current_tag: str, keep: int) -> set[str]:
+    """The images of the newest `keep` earlier successful deployments: what `rollback` needs."""
+    earlier = [r for r in package.by_success(records) if r.get("image-tag") != current_tag]
+    kept = earlier[-keep:] if keep else []
+    return {str(uri) for record in kept for uri in record.get("images", {}).values()}
+
+
+def pending_images(records: list[dict[str, Any]], current_tag: str) -> set[str]:
+    """The images of deployments recorded after this one that have not succeeded yet: another
+    pipeline of the same stage may be updating the stack with them right now."""
+    current = next((r for r in records if r.get("image-tag") == current_tag), None)
+    since = str(current.get("time", "")) if current else ""
+    return {
+        str(uri)
+        for record in records
+        if not record.get("succeeded") and str(record.get("time", "")) > since
+        for uri in record.get("images", {}).values()
+    }
+
+
+def is_newer(tag: str, current_tag: str) -> bool:
+    """A generated tag later than this deploy's: pushed by a deploy that began after this one,
+    perhaps before it wrote its record. Its images are not this cleanup's to judge."""
+    return is_generated(tag) and is_generated(current_tag) and tag > current_tag
 
 
 def report_result(result: DeployResult, reporter: Reporter) -> None:

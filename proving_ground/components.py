@@ -8,6 +8,7 @@ this ground started it; `env` is what a client needs to reach it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -28,7 +29,11 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 BASE_IMAGE = "hybridless-ground/debian:bookworm"
 # A Debian bookworm rootfs is a truthful stand-in for this name, and only for this one.
 BASE_IMAGE_ALIASES = ("debian:bookworm-slim",)
-BASE_PACKAGES = "python3,python3-venv,python3-pip,ca-certificates"
+# nodejs is Debian's Node 18: a truthful base for the built-in runtime nodejs18.
+BASE_PACKAGES = "python3,python3-venv,python3-pip,ca-certificates,nodejs"
+# What the imported image was made with: an image or a cached rootfs made with another list is
+# rebuilt, not reused.
+PACKAGES_LABEL = "org.hybridless.ground.packages"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -234,7 +239,8 @@ class Services:
 def health_urls(ports: dict[str, int]) -> dict[str, str]:
     """Where each service answers 200 once it is ready."""
     return {
-        "moto": f"http://127.0.0.1:{ports['moto']}/moto-api/data.json",
+        # The dashboard page, not data.json: that one serialises all state and grows slow.
+        "moto": f"http://127.0.0.1:{ports['moto']}/moto-api/",
         "registry": f"http://127.0.0.1:{ports['registry']}/v2/",
         "bridge": f"http://127.0.0.1:{ports['bridge']}/health",
     }
@@ -270,8 +276,13 @@ notifications:
 
 
 class BaseImages:
-    """Base images without Docker Hub: a debootstrapped Debian bookworm with Python, imported
-    into the engine. The rootfs tarball is cached, so a new engine imports it in seconds.
+    """Base images without Docker Hub: a debootstrapped Debian bookworm with Python and Node,
+    imported into the engine. The rootfs tarball is cached, so a new engine imports it in seconds.
+
+    The image carries the package list it was made with (`PACKAGES_LABEL`) and the tarball's
+    name is derived from it: when `BASE_PACKAGES` changes, an engine's older image counts as a
+    problem and `up` imports a new one under the same name, instead of tests meeting an image
+    that lacks what they rely on. The older image is left alone: other names may still use it.
 
     On this machine package downloads go through a TLS proxy whose CA is in the host bundle; the
     bundle is copied into the rootfs so `pip install` works inside builds. That is a property of
@@ -287,26 +298,31 @@ class BaseImages:
             return current
         client = docker_client(self.engine_host)
         names = [BASE_IMAGE, *BASE_IMAGE_ALIASES]
-        missing = [name for name in names if not _image_exists(client, name)]
-        if not missing:
+        stale = _packages_of(client, BASE_IMAGE) != BASE_PACKAGES
+        aliases = [name for name in BASE_IMAGE_ALIASES if not _image_exists(client, name)]
+        if not stale and not aliases:
             return {"images": names, "started": False, "how": "present"}
-        if BASE_IMAGE in missing:
+        if stale:
             repo, tag = BASE_IMAGE.split(":")
             client.api.import_image_from_file(
                 str(self._rootfs_tarball(ctx)),
                 repository=repo,
                 tag=tag,
-                changes=['CMD ["/bin/bash"]', "ENV LANG=C.UTF-8"],
+                changes=[
+                    'CMD ["/bin/bash"]',
+                    "ENV LANG=C.UTF-8",
+                    f"LABEL {PACKAGES_LABEL}={json.dumps(BASE_PACKAGES)}",
+                ],
             )
         image = client.images.get(BASE_IMAGE)
-        for alias in missing:
-            if alias != BASE_IMAGE:
-                image.tag(*alias.split(":"))
-        return {"images": names, "started": False, "how": f"imported {', '.join(missing)}"}
+        for alias in aliases:
+            image.tag(*alias.split(":"))
+        done = ([BASE_IMAGE] if stale else []) + aliases
+        return {"images": names, "started": False, "how": f"imported {', '.join(done)}"}
 
     def _rootfs_tarball(self, ctx: Context) -> Path:
         cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hybridless-ground"
-        tarball = cache / "debian-bookworm-python.tar"
+        tarball = cache / rootfs_name(BASE_PACKAGES)
         if tarball.exists():
             return tarball
         ensure_debian_packages(ctx, {"debootstrap": "debootstrap"})
@@ -338,13 +354,37 @@ class BaseImages:
             return f"no engine answers at {self.engine_host}"
         client = docker_client(self.engine_host)
         missing = [name for name in info["images"] if not _image_exists(client, name)]
-        return f"missing images: {', '.join(missing)}" if missing else None
+        if missing:
+            return f"missing images: {', '.join(missing)}"
+        packages = _packages_of(client, BASE_IMAGE)
+        if packages != BASE_PACKAGES:
+            return (
+                f"{BASE_IMAGE} was made with {packages or 'an older package list'}, not "
+                f"{BASE_PACKAGES}: run `make ground-up` to import it again"
+            )
+        return None
 
     def stop(self, info: Info) -> bool:
         return False
 
     def env(self, info: Info) -> dict[str, str]:
         return {"HYBRIDLESS_GROUND_BASE_IMAGE": BASE_IMAGE}
+
+
+def rootfs_name(packages: str) -> str:
+    """The cached tarball's file name, which changes with the package list it holds."""
+    return f"debian-bookworm-{hashlib.sha256(packages.encode()).hexdigest()[:12]}.tar"
+
+
+def _packages_of(client: Any, name: str) -> str | None:
+    """The package list an image of this ground was made with; None for any other image."""
+    import docker.errors
+
+    try:
+        labels = client.images.get(name).labels or {}
+    except docker.errors.ImageNotFound:
+        return None
+    return labels.get(PACKAGES_LABEL)
 
 
 def _image_exists(client: Any, name: str) -> bool:

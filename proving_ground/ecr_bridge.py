@@ -16,6 +16,13 @@ registry delivers notifications asynchronously, so before answering any ECR call
 until it has handled as many events as the registry reports having queued for it (the registry's
 own expvar counters), bounded by a timeout.
 
+Real ECR also has limits moto does not keep, and a tool that works against moto alone can break on
+them in production: `ListImages`, `DescribeImages` and `DescribeRepositories` answer at most 100
+items by default (`maxResults` up to 1000) with a `nextToken` for the rest, and `BatchDeleteImage`
+and `BatchGetImage` refuse more than 100 image ids. The bridge keeps those limits itself: it
+refuses what ECR refuses before moto sees it, and cuts moto's complete answers into ECR's pages.
+It also reports untagged images `BatchDeleteImage` deleted, which moto leaves out.
+
 Known gaps, on purpose: one region per repository (learned from the SigV4 scope of the first API
 call naming it, else the ground's region); pushes to a repository ECR does not have succeed in
 the registry (real ECR refuses them) and are logged as not mirrored.
@@ -24,6 +31,8 @@ the registry (real ECR refuses them) and are logged as not mirrored.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import http.client
 import http.server
 import json
@@ -35,6 +44,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +60,9 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 SETTLE_TIMEOUT = 10.0
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_BATCH = 100
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/ecr/aws4_request")
 
 
@@ -74,6 +87,160 @@ def plan_registry_steps(ecr_tags: set[str] | None, registry_tags: set[str]) -> l
         puts = [RegistryStep("put", tag) for tag in sorted(ecr_tags)] or [RegistryStep("put")]
         return [RegistryStep("delete"), *puts]
     return [RegistryStep("put", tag) for tag in sorted(ecr_tags - registry_tags)]
+
+
+class EcrRefusal(Exception):
+    """A request ECR refuses and moto would accept. It is answered in the shape moto gives its
+    own errors, so an SDK raises the same error as against AWS (boto3: a ClientError)."""
+
+    def __init__(self, message: str, code: str = "InvalidParameterException") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def reply(self) -> tuple[int, list[tuple[str, str]], bytes]:
+        body = {"__type": self.code, "message": self.message, "Message": self.message}
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("X-Amzn-ErrorType", self.code)]
+        return 400, headers, json.dumps(body).encode()
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One operation ECR pages: the response member holding the items, the request member that
+    names items one by one (which turns paging off), and each item's place in the listing."""
+
+    member: str
+    named: str | None
+    key: Callable[[dict[str, Any]], tuple[str, ...]]
+
+
+LISTINGS: dict[str, Listing] = {
+    "ListImages": Listing(
+        "imageIds", None, lambda i: (str(i.get("imageDigest", "")), str(i.get("imageTag") or ""))
+    ),
+    "DescribeImages": Listing("imageDetails", "imageIds", lambda i: (str(i.get("imageDigest")),)),
+    "DescribeRepositories": Listing(
+        "repositories", "repositoryNames", lambda i: (str(i.get("repositoryName")),)
+    ),
+}
+BATCHES = {"BatchDeleteImage": "imageIds", "BatchGetImage": "imageIds"}
+PAGING_MEMBERS = ("maxResults", "nextToken")
+
+
+def _constraint(member: str, rule: str) -> EcrRefusal:
+    return EcrRefusal(f"Invalid parameter at '{member}' failed to satisfy constraint: '{rule}'")
+
+
+def paged_listing(operation: str, request: dict[str, Any]) -> Listing | None:
+    """None when the call names its items one by one: ECR answers those whole, unpaged."""
+    listing = LISTINGS.get(operation)
+    if listing is None or (listing.named and request.get(listing.named)):
+        return None
+    return listing
+
+
+def check_limits(operation: str, request: dict[str, Any]) -> None:
+    """Refusals happen before the call reaches moto, which would accept and carry it out: a
+    refused batch must delete nothing, as on ECR."""
+    batch = BATCHES.get(operation)
+    if batch and len(request.get(batch) or []) > MAX_BATCH:
+        raise _constraint(batch, f"Member must have length less than or equal to {MAX_BATCH}")
+    listing = LISTINGS.get(operation)
+    if listing is None:
+        return
+    if paged_listing(operation, request) is None:
+        for member in PAGING_MEMBERS:
+            if member in request:
+                raise EcrRefusal(f"{member} cannot be used together with {listing.named}")
+        return
+    if "maxResults" in request:
+        size = request["maxResults"]
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise _constraint("maxResults", "Member must be a number")
+        if size < 1:
+            raise _constraint("maxResults", "Member must have value greater than or equal to 1")
+        if size > MAX_PAGE_SIZE:
+            raise _constraint(
+                "maxResults", f"Member must have value less than or equal to {MAX_PAGE_SIZE}"
+            )
+    if "nextToken" in request:
+        _resume_after(operation, request)
+
+
+def request_for_moto(operation: str, request: dict[str, Any]) -> dict[str, Any]:
+    """What to forward: a paged call without its paging members, so that moto answers with
+    every item (it ignores them today; a later moto that honoured them would page twice)."""
+    if paged_listing(operation, request) is None:
+        return request
+    return {k: v for k, v in request.items() if k not in PAGING_MEMBERS}
+
+
+def page_of(operation: str, request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """The page of moto's complete answer that ECR would give for this request.
+
+    Items are put in a fixed order and the token names the last item given, not a count: an
+    item deleted between two pages (cleanup deletes while it lists) neither shifts later items
+    out of the listing nor makes one appear twice, as with ECR."""
+    listing = paged_listing(operation, request)
+    if listing is None:
+        return response
+    items = sorted(response.get(listing.member) or [], key=listing.key)
+    if "nextToken" in request:
+        after = _resume_after(operation, request)
+        items = [item for item in items if listing.key(item) > after]
+    size = int(request.get("maxResults") or PAGE_SIZE)
+    page = {k: v for k, v in response.items() if k != "nextToken"}
+    page[listing.member] = items[:size]
+    if len(items) > size:
+        page["nextToken"] = _token(operation, request, listing.key(items[size - 1]))
+    return page
+
+
+def with_untagged_deletions(request: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """moto's `BatchDeleteImage` reports a deleted image once per tag it had, so an untagged
+    image it deletes is missing from `imageIds` (though not listed as a failure). ECR reports it
+    by digest; without that the bridge would not know to delete it from the registry either."""
+    reported = {i.get("imageDigest") for i in response.get("imageIds") or []}
+    failed = {f.get("imageId", {}).get("imageDigest") for f in response.get("failures") or []}
+    missing = [
+        {"imageDigest": digest}
+        for digest in dict.fromkeys(
+            i["imageDigest"] for i in request.get("imageIds") or [] if i.get("imageDigest")
+        )
+        if digest not in reported and digest not in failed
+    ]
+    if not missing:
+        return response
+    return {**response, "imageIds": [*(response.get("imageIds") or []), *missing]}
+
+
+def _token_scope(operation: str, request: dict[str, Any]) -> list[str]:
+    """A token resumes only the listing it came from; in another (repository, filter) the
+    item it names says nothing about where to go on, and ECR refuses it."""
+    return [
+        operation,
+        str(request.get("registryId") or ""),
+        str(request.get("repositoryName") or ""),
+        json.dumps(request.get("filter") or {}, sort_keys=True),
+    ]
+
+
+def _token(operation: str, request: dict[str, Any], after: tuple[str, ...]) -> str:
+    data = {"scope": _token_scope(operation, request), "after": list(after)}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+def _resume_after(operation: str, request: dict[str, Any]) -> tuple[str, ...]:
+    token = request.get("nextToken")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(str(token).encode()))
+        after = tuple(str(part) for part in data["after"])
+        valid = isinstance(token, str) and data["scope"] == _token_scope(operation, request)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        valid = False
+    if not valid:
+        raise _constraint("nextToken", "Member must be a token this operation returned")
+    return after
 
 
 class Registry:
@@ -303,6 +470,12 @@ class Bridge:
         operation = headers.get("X-Amz-Target", "").removeprefix(ECR_TARGET_PREFIX)
         request = json.loads(body) if body else {}
         repo = request.get("repositoryName", "")
+        try:
+            check_limits(operation, request)
+        except EcrRefusal as refusal:
+            self.count("refused")
+            self.log(f"{operation} {repo}: refused as ECR refuses it: {refusal.message}")
+            return refusal.reply()
         scope = _SCOPE.search(headers.get("Authorization", ""))
         if repo and scope:
             with self.lock:
@@ -313,13 +486,22 @@ class Bridge:
         if operation == "DeleteRepository":
             doomed = self._digests_in_ecr(repo)
 
+        forwarded = request_for_moto(operation, request)
+        if forwarded is not request:
+            body = json.dumps(forwarded).encode()
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            headers["Content-Length"] = str(len(body))
         status, resp_headers, resp_body = self.forward(method, path, headers, body)
+        if status == 200 and operation == "BatchDeleteImage":
+            resp_body = json.dumps(with_untagged_deletions(request, json.loads(resp_body))).encode()
         if status == 200:
             try:
                 self._after_api_write(operation, repo, request, json.loads(resp_body), doomed)
             except Exception as err:
                 self.count("errors")
                 self.log(f"{operation} {repo}: registry not updated: {err}")
+            if forwarded is not request:
+                resp_body = json.dumps(page_of(operation, request, json.loads(resp_body))).encode()
         return status, resp_headers, resp_body
 
     def _after_api_write(
@@ -409,6 +591,9 @@ class Bridge:
 def make_handler(bridge: Bridge) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A reply goes out as headers, then body: with Nagle's algorithm on, the body waits for
+        # the client's delayed ACK of the headers, about 40 ms on every ECR call.
+        disable_nagle_algorithm = True
 
         def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import urllib.error
@@ -178,3 +179,64 @@ class OidcTokenService:
 
     def close(self) -> None:
         self._served.close()
+
+
+class FlakyProxy:
+    """A TCP proxy in front of the registry that resets every connection during its first
+    `window` seconds (counted from the first connection), as a registry behind a restarting
+    load balancer does, then forwards faithfully. Docker tries HTTPS and then HTTP within
+    milliseconds, so a window rather than a count makes the first push attempt fail as a whole."""
+
+    def __init__(self, target: str, window: float) -> None:
+        import socket
+        import threading
+
+        host, port = target.rsplit(":", 1)
+        self.target = (host, int(port))
+        self.window = window
+        self.first: float | None = None
+        self.dropped = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._server.getsockname()[1]}"
+        self._open = True
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import socket
+        import threading
+        import time
+
+        while self._open:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            now = time.monotonic()
+            self.first = self.first if self.first is not None else now
+            if now - self.first < self.window:
+                self.dropped += 1
+                linger = (1).to_bytes(4, "little") + (0).to_bytes(4, "little")
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        import socket
+
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._open = False
+        self._server.close()

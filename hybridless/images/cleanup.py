@@ -49,32 +49,31 @@ def list_images(ecr: Any, repository: str) -> list[StoredImage]:
     return [StoredImage(digest, tuple(sorted(tags))) for digest, tags in by_digest.items()]
 
 
-def delete_images(ecr: Any, repository: str, images: list[StoredImage]) -> list[str]:
-    """Delete in batches of at most 100; return one line per image ECR refused."""
+def delete_images(
+    ecr: Any, repository: str, images: list[StoredImage]
+) -> tuple[list[StoredImage], list[str]]:
+    """Delete in batches of at most 100 (ECR refuses more); return the images deleted and one
+    line per image ECR refused to delete."""
     failures: list[str] = []
+    refused: set[str] = set()
     for start in range(0, len(images), BATCH):
         batch = images[start : start + BATCH]
         response = ecr.batch_delete_image(
             repositoryName=repository, imageIds=[{"imageDigest": i.digest} for i in batch]
         )
-        failures.extend(
-            f"{repository}@{f.get('imageId', {}).get('imageDigest', '?')}: "
-            f"{f.get('failureCode')}: {f.get('failureReason')}"
-            for f in response.get("failures", [])
-        )
-    return failures
+        for failure in response.get("failures", []):
+            digest = str(failure.get("imageId", {}).get("imageDigest", "?"))
+            refused.add(digest)
+            failures.append(
+                f"{repository}@{digest}: {failure.get('failureCode')}: "
+                f"{failure.get('failureReason')}"
+            )
+    return [i for i in images if i.digest not in refused], failures
 
 
 def live_image_references(aws_clients: Callable[[str], Any], stack_name: str) -> set[str]:
     """Every image URI the stack's task definitions, services and functions point at."""
-    cloudformation = aws_clients("cloudformation")
-    resources = [
-        resource
-        for page in cloudformation.get_paginator("list_stack_resources").paginate(
-            StackName=stack_name
-        )
-        for resource in page["StackResourceSummaries"]
-    ]
+    resources = stack_resources(aws_clients("cloudformation"), stack_name)
     references: set[str] = set()
     ecs = aws_clients("ecs")
     lambda_ = aws_clients("lambda")
@@ -101,6 +100,23 @@ def live_image_references(aws_clients: Callable[[str], Any], stack_name: str) ->
             c["image"] for c in definition.get("containerDefinitions", []) if c.get("image")
         )
     return references
+
+
+def stack_resources(cloudformation: Any, stack_name: str) -> list[dict[str, Any]]:
+    """The resources of the stack and of every stack nested in it: a big app's services live
+    in nested stacks, and an image they run is as live as one the root runs."""
+    resources: list[dict[str, Any]] = []
+    pending = [stack_name]
+    while pending:
+        paginator = cloudformation.get_paginator("list_stack_resources")
+        for page in paginator.paginate(StackName=pending.pop()):
+            for resource in page["StackResourceSummaries"]:
+                resources.append(resource)
+                if resource["ResourceType"] == "AWS::CloudFormation::Stack" and resource.get(
+                    "PhysicalResourceId"
+                ):
+                    pending.append(resource["PhysicalResourceId"])
+    return resources
 
 
 def _service_task_definitions(ecs: Any, service_arn: str, clusters: list[str]) -> list[str]:

@@ -19,13 +19,16 @@ from hybridless.config.loader import Document, Path_, dotted
 from hybridless.errors import ConfigError, Problem
 from hybridless.model import keys
 from hybridless.model.events import FunctionContext, read_function
+from hybridless.model.images import check_dockerfile, read_build
 from hybridless.model.listeners import assign_priorities, check_routes, routed
 from hybridless.model.reader import LOG_RETENTION_DAYS, Reader
 from hybridless.model.types import (
     App,
     AutoScale,
+    BuiltinRuntime,
     EcsTask,
     Event,
+    FileCopy,
     HealthCheck,
     HttpdEvent,
     Image,
@@ -49,8 +52,10 @@ __all__ = [
     "LOG_RETENTION_DAYS",
     "App",
     "AutoScale",
+    "BuiltinRuntime",
     "EcsTask",
     "Event",
+    "FileCopy",
     "HealthCheck",
     "HttpdEvent",
     "Image",
@@ -145,6 +150,8 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
     r.mapping(hyb, required=True)
     r.keys(hyb, keys.HYBRIDLESS, keys.NOT_YET["hybridless"])
     tags = (*r.pairs((*provider, "tags")), *r.pairs((*hyb, "tags")))
+    build_concurrency = r.integer((*hyb, "buildConcurrency"), 2, 1, 16)
+    keep_previous = r.integer((*hyb, "keepPrevious"), 1, 0, 50)
     base_dir = Path(doc.file).resolve().parent
     shared = _shared_images(r, (*hyb, "images"), service, stage, base_dir, overrides.build_args)
     functions = r.mapping((*hyb, "functions"), required=True)
@@ -193,6 +200,8 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
         deployment_method=method,
         deployment_bucket=bucket,
         keep_deployments=keep,
+        keep_previous=keep_previous,
+        build_concurrency=build_concurrency,
         tags=tuple(dict(tags).items()),
         vpc=vpc,
         events=tuple(events),
@@ -293,17 +302,16 @@ def _shared_images(
             continue
         r.mapping(image_path, required=True)
         r.keys(image_path, keys.IMAGE, keys.NOT_YET["image"])
-        dockerfile = r.string((*image_path, "dockerFile"), default="Dockerfile") or "Dockerfile"
-        if not (base_dir / dockerfile).is_file():
-            r.fail((*image_path, "dockerFile"), f"{dockerfile} not found next to {r.doc.file}")
+        dockerfile, args, platform, copies = read_build(r, image_path, base_dir, build_args)
+        check_dockerfile(r, image_path, base_dir, dockerfile)
         images[name] = Image(
             name=name,
             repository=f"{service}/{name}-{stage.lower()}",
             context=base_dir,
             dockerfile=dockerfile,
-            build_args=tuple(
-                {**dict(r.pairs((*image_path, "dockerBuildArgs"))), **dict(build_args)}.items()
-            ),
+            build_args=args,
+            platform=platform,
+            copies=copies,
         )
     return images
 

@@ -10,15 +10,25 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hybridless.config.loader import Path_
 from hybridless.model import keys
+from hybridless.model.images import (
+    BUILTIN_HEALTH_ROUTE,
+    CONTAINER,
+    GENERATED_DOCKERFILE,
+    check_dockerfile,
+    check_handler,
+    read_build,
+    read_runtime,
+)
 from hybridless.model.reader import Reader, did_you_mean
 from hybridless.model.types import (
     AutoScale,
+    BuiltinRuntime,
     EcsTask,
     Environment,
     Event,
@@ -172,8 +182,20 @@ def _check_function(r: Reader, path: Path_, function: _Function, events: list[Ev
                     "Lambda takes letters, digits and _, starting with a letter")  # fmt: skip
                 r.fail(where, f"{name!r} cannot be a function's variable: {reason}")
         break
-    if any(isinstance(e, LambdaEvent) for e in events) and not function.handler:
+    zip_needs_handler = any(isinstance(e, LambdaEvent) for e in events) and not function.handler
+    if zip_needs_handler:
         r.fail((*path, "handler"), "is required by lambda events (e.g. src/app.handler)")
+    builtin = [runtime.name for runtime in map(_builtin_runtime, events) if runtime]
+    if builtin and not zip_needs_handler:
+        check_handler(r, path, function.handler, builtin[0])
+
+
+def _builtin_runtime(event: Event) -> BuiltinRuntime | None:
+    if isinstance(event, LambdaContainerEvent):
+        return event.image.runtime
+    if isinstance(event, LambdaEvent):
+        return None
+    return event.task.image.runtime
 
 
 def _event(
@@ -196,14 +218,11 @@ def _event(
     environment = merge(function.environment, r.pairs((*path, "environment"), intrinsics=True))
     if kind == "lambda":
         return _lambda(r, path, index, function, context, environment)
-    runtime = r.string((*path, "runtime"), required=True)
-    if runtime is not None and runtime != "container":
-        r.fail(
-            (*path, "runtime"),
-            f"{runtime!r}: built-in runtimes are not supported yet; use runtime: container "
-            "with a Dockerfile, or a `lambda` event for an AWS Lambda runtime",
-        )
-    image = _image(r, path, function.name, index, context)
+    listening = _listening(r, path, builtin=_is_builtin(r, path)) if kind == "httpd" else None
+    runtime = read_runtime(r, path, kind, function.handler)
+    if runtime is not None and listening is not None:
+        runtime = replace(runtime, port=listening[0], health_route=listening[1])
+    image = _image(r, path, function.name, index, context, runtime)
     if kind == "lambdaContainer":
         return LambdaContainerEvent(
             function=function.name,
@@ -215,7 +234,9 @@ def _event(
             timeout=function.timeout,
             trigger=_trigger(r, path, function),
             reserved_concurrency=r.optional_integer((*path, "reservedConcurrency"), 0, 100000),
-            command=(function.handler,) if function.handler else (),
+            # A built-in runtime's image names the handler in its own CMD, in the form the
+            # language's Lambda runtime resolves.
+            command=(function.handler,) if function.handler and runtime is None else (),
         )
     task = _task(r, path, image, function)
     common: dict[str, Any] = {
@@ -235,10 +256,25 @@ def _event(
         return ScheduledTaskEvent(
             **common,
             schedule=_schedule(r, (*path, "schedulerRate"), required=True) or "rate(1 hour)",
-            input=_input(r, (*path, "schedulerInput"), object_only=True),
+            input=_input(r, (*path, "schedulerInput"), object_only=image.runtime is None),
             task_count=r.integer((*path, "concurrency"), 1, 1, 10),
         )
-    return _httpd(r, path, common, function)
+    assert listening is not None
+    return _httpd(r, path, common, function, listening)
+
+
+def _is_builtin(r: Reader, path: Path_) -> bool:
+    return r.get((*path, "runtime")) not in (None, CONTAINER)
+
+
+def _listening(r: Reader, path: Path_, builtin: bool) -> tuple[int, str]:
+    """The container's port and the health-check route, which a built-in runtime answers."""
+    port = r.integer((*path, "port"), 80, 1, 65535)
+    default = BUILTIN_HEALTH_ROUTE if builtin else "/"
+    route = r.string(
+        (*path, "healthCheckRoute"), default=default, pattern=URL_PATH, rule="must start with /"
+    )
+    return port, route or default
 
 
 def _event_keys(r: Reader, path: Path_, kind: str) -> None:
@@ -253,10 +289,17 @@ def _event_keys(r: Reader, path: Path_, kind: str) -> None:
     r.keys(path, mine | elsewhere, keys.NOT_YET[kind])
 
 
-def _image(r: Reader, path: Path_, function: str, index: int, context: FunctionContext) -> Image:
+def _image(
+    r: Reader,
+    path: Path_,
+    function: str,
+    index: int,
+    context: FunctionContext,
+    runtime: BuiltinRuntime | None,
+) -> Image:
     image_id = r.string((*path, "imageId"))
-    if image_id is not None:
-        for key in ("dockerFile", "dockerBuildArgs"):
+    if image_id is not None and runtime is None:
+        for key in ("dockerFile", "dockerBuildArgs", "additionalDockerFiles", "platform"):
             if r.get((*path, key)) is not None:
                 r.fail((*path, key), "belongs to the shared image; an event with imageId "
                        "takes the image as it is")  # fmt: skip
@@ -270,15 +313,20 @@ def _image(r: Reader, path: Path_, function: str, index: int, context: FunctionC
             f"{did_you_mean(image_id, context.shared_images)}",
         )
         return Image(image_id, "", context.base_dir, "")
-    dockerfile = r.string((*path, "dockerFile"), default="Dockerfile") or "Dockerfile"
-    if not (context.base_dir / dockerfile).is_file():
-        r.fail((*path, "dockerFile"), f"{dockerfile} not found next to {r.doc.file}")
+    dockerfile, build_args, platform, copies = read_build(
+        r, path, context.base_dir, context.build_args
+    )
+    if runtime is None:
+        check_dockerfile(r, path, context.base_dir, dockerfile)
     return Image(
         name=f"{function}-{index}",
         repository=f"{context.service}/{function.lower()}-{index}-{context.stage.lower()}",
         context=context.base_dir,
-        dockerfile=dockerfile,
-        build_args=merge(r.pairs((*path, "dockerBuildArgs")), context.build_args),
+        dockerfile=GENERATED_DOCKERFILE if runtime else dockerfile,
+        build_args=build_args,
+        platform=platform,
+        copies=copies,
+        runtime=runtime,
     )
 
 
@@ -308,7 +356,13 @@ def _task(r: Reader, path: Path_, image: Image, function: _Function) -> EcsTask:
     )
 
 
-def _httpd(r: Reader, path: Path_, common: dict[str, Any], function: _Function) -> HttpdEvent:
+def _httpd(
+    r: Reader,
+    path: Path_,
+    common: dict[str, Any],
+    function: _Function,
+    listening: tuple[int, str],
+) -> HttpdEvent:
     interval = r.integer((*path, "healthCheckInterval"), 15, 5, 300)
     health_timeout = r.integer((*path, "healthCheckTimeout"), 10, 2, 120)
     if health_timeout >= interval:
@@ -316,13 +370,10 @@ def _httpd(r: Reader, path: Path_, common: dict[str, Any], function: _Function) 
     return HttpdEvent(
         **common,
         concurrency=r.integer((*path, "concurrency"), 1, 0, 1000),
-        port=r.integer((*path, "port"), 80, 1, 65535),
+        port=listening[0],
         routing=_routing(r, path, function.listener),
         health=HealthCheck(
-            path=r.string(
-                (*path, "healthCheckRoute"), default="/", pattern=URL_PATH, rule="must start with /"
-            )
-            or "/",
+            path=listening[1],
             interval=interval,
             timeout=health_timeout,
             healthy_count=r.integer((*path, "healthCheckHealthyCount"), 2, 2, 10),

@@ -32,8 +32,9 @@ IAM_ROLE = frozenset({"statements"})
 EXISTING_VPC = frozenset({"vpcId", "subnetIds", "securityGroupIds", "albSubnetIds"})
 NEW_VPC = frozenset({"cidr", "subnets"})
 ROLLBACK = frozenset({"alarms", "monitoringTimeInMinutes"})
-HYBRIDLESS = frozenset({"tags", "images", "functions"})
-IMAGE = frozenset({"dockerFile", "dockerBuildArgs"})
+HYBRIDLESS = frozenset({"tags", "images", "functions", "buildConcurrency", "keepPrevious"})
+IMAGE = frozenset({"dockerFile", "dockerBuildArgs", "additionalDockerFiles", "platform"})
+FILE_COPY = frozenset({"from", "to"})
 FUNCTION = frozenset(
     {
         "handler",
@@ -54,7 +55,7 @@ AUTOSCALE = frozenset({"min", "max", "metric", "targetValue"})
 RESOURCES = frozenset({"Parameters", "Conditions", "Mappings", "Resources", "Outputs"})
 
 EVENT_COMMON = frozenset({"eventType", "runtime", "environment"})
-IMAGE_SOURCE = frozenset({"dockerFile", "dockerBuildArgs", "imageId"})
+IMAGE_SOURCE = IMAGE | {"imageId", "baseImage"}
 ECS_TASK = frozenset({"cpu", "ec2LaunchType"})
 ROUTING = frozenset({"routes", "hostname", "certificateArns"})
 HEALTH = frozenset(
@@ -86,8 +87,8 @@ EVENTS: dict[str, frozenset[str]] = {
 
 # Documented, refused by name until built.
 NOT_YET: dict[str, frozenset[str]] = {
-    "hybridless": frozenset({"buildConcurrency"}),
-    "image": frozenset({"additionalDockerFiles"}),
+    "hybridless": frozenset(),
+    "image": frozenset(),
     "httpd": frozenset({"deployment"}),
     "process": frozenset({"deployment"}),
     "scheduledTask": frozenset(),

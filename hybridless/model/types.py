@@ -37,14 +37,51 @@ Network = Vpc | NewVpc
 
 
 @dataclass(frozen=True)
+class FileCopy:
+    """`additionalDockerFiles`: a file or directory put into the build context at another
+    path, for a Dockerfile to COPY (a shared config, a generated bundle). It may come from
+    outside the project, as in the original plugin: a monorepo's shared files often do."""
+
+    source: Path
+    target: str  # relative to the build context's root
+
+
+@dataclass(frozen=True)
+class BuiltinRuntime:
+    """A Dockerfile the tool writes instead of the user: the language's base image, the
+    project's code, and a small program that calls `handler` the way the event needs (an HTTP
+    server answering the health check, a worker loop, a one-shot task, the Lambda runtime)."""
+
+    language: str  # nodejs | python
+    version: str  # 22, 3.12
+    kind: str  # httpd | process | scheduledTask | lambdaContainer
+    handler: str  # src/api.handler
+    base_image: str
+    port: int | None = None  # httpd
+    health_route: str | None = None  # httpd
+
+    @property
+    def name(self) -> str:
+        return f"{self.language}{self.version}"
+
+
+@dataclass(frozen=True)
 class Image:
     """One image to build and push; `name` is how outputs and the template refer to it."""
 
     name: str
     repository: str
     context: Path
-    dockerfile: str
+    dockerfile: str  # relative to `context`; for a built-in runtime, the name it is given
     build_args: Pairs = ()
+    platform: str | None = None  # linux/amd64 | linux/arm64; None: the engine's own
+    copies: tuple[FileCopy, ...] = ()
+    runtime: BuiltinRuntime | None = None
+
+    @property
+    def architecture(self) -> str | None:
+        """The CPU the image is built for, as `arm64`/`amd64`, when the app says."""
+        return self.platform.split("/", 1)[1] if self.platform else None
 
 
 @dataclass(frozen=True)
@@ -229,6 +266,8 @@ class App:
     deployment_method: str = "changeset"
     deployment_bucket: str | None = None
     keep_deployments: int = 5
+    keep_previous: int = 1  # earlier deployments whose images cleanup keeps, for rollback
+    build_concurrency: int = 2
     tags: Pairs = ()
     vpc: Network | None = None
     events: tuple[Event, ...] = ()

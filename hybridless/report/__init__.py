@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -55,6 +56,8 @@ class Reporter:
     ) -> None:
         self._stream = stream or sys.stdout
         self._secrets: list[str] = []
+        # Builds and pushes report from several threads; a line is written whole or not yet.
+        self._lock = threading.RLock()
         self._start = time.monotonic()
         self.sink: Sink = sink_for(os.environ if environ is None else environ, ci)
         self.facts = Facts()
@@ -86,14 +89,16 @@ class Reporter:
     def _raw(self, lines: Sequence[str]) -> None:
         """Lines for the CI to read (workflow commands, section markers): unstamped, since a
         command must start its line, but still redacted."""
-        for line in lines:
-            self._stream.write(self.redact(line) + "\n")
+        with self._lock:
+            for line in lines:
+                self._stream.write(self.redact(line) + "\n")
 
     def _write(self, text: str) -> None:
         stamp = f"[{time.monotonic() - self._start:7.1f}s] "
-        for line in self.redact(text).splitlines() or [""]:
-            self._stream.write(stamp + line + "\n")
-        self._stream.flush()
+        with self._lock:
+            for line in self.redact(text).splitlines() or [""]:
+                self._stream.write(stamp + line + "\n")
+            self._stream.flush()
 
     def info(self, message: str) -> None:
         self._write(message)

@@ -187,6 +187,10 @@ _HEADLINES = {
     "no changes": ("✅", "no changes"),
     "preview": ("🔎", "preview (nothing changed)"),
     "failed": ("❌", "deploy failed"),
+    "rolled back": ("↩️", "rolled back"),
+    "rollback failed": ("❌", "rollback failed"),
+    "removed": ("🗑️", "removed"),
+    "remove failed": ("❌", "remove failed"),
 }
 
 

@@ -3,7 +3,9 @@
 The stack is always created from a TemplateURL, so templates over CloudFormation's 51,200-byte
 inline limit deploy like any other. Each deployment has its own prefix,
 `<service>/<stage>/<deployment id>/`, holding the template under a content-addressed key and a
-`deployment.json` record (image tag, images, time) that cleanup and rollback read.
+`deployment.json` record (image tag, images, time) that cleanup and rollback read, and, once
+the stack reached a complete state with it, a `succeeded.json` marker. The marker's time is
+when that deployment last became the one running: a rollback to it writes the marker again.
 
 A bucket the tool creates is private and safe by default: encryption, all public access
 blocked, a policy that refuses plain HTTP, and versioning. A bucket the user names is used as
@@ -17,6 +19,7 @@ import json
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,6 +28,7 @@ from hybridless.errors import PhaseError
 from hybridless.report import Reporter
 
 RECORD = "deployment.json"
+SUCCEEDED = "succeeded.json"
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,17 @@ def upload_once(s3: Any, bucket: str, key: str, body: bytes, content_type: str) 
 
 
 def read_records(s3: Any, bucket: str, service: str, stage: str) -> list[dict[str, Any]]:
-    """Every deployment record of this service and stage, oldest first."""
+    """Every deployment record of this service and stage, oldest first. A record of a
+    deployment that succeeded carries `succeeded`: when it last became the running one."""
     records = []
+    succeeded: dict[str, str] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=f"{service}/{stage}/"
     ):
         for item in page.get("Contents", []):
-            if item["Key"].endswith(f"/{RECORD}"):
+            if item["Key"].endswith(f"/{SUCCEEDED}"):
+                succeeded[item["Key"][: -len(SUCCEEDED)]] = item["LastModified"].isoformat()
+            elif item["Key"].endswith(f"/{RECORD}"):
                 body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
                 try:
                     record = json.loads(body)
@@ -173,14 +181,55 @@ def read_records(s3: Any, bucket: str, service: str, stage: str) -> list[dict[st
                     continue
                 record["prefix"] = item["Key"][: -len(RECORD)]
                 records.append(record)
+    for record in records:
+        if record["prefix"] in succeeded:
+            record["succeeded"] = (
+                _success_time(s3, bucket, record["prefix"]) or succeeded[record["prefix"]]
+            )
     return sorted(records, key=lambda r: str(r.get("time", "")))
 
 
+def _success_time(s3: Any, bucket: str, prefix: str) -> str | None:
+    """The time written in the marker: S3's LastModified has whole seconds only, and a
+    rollback often follows a deploy within the same second."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=f"{prefix}{SUCCEEDED}")["Body"].read()
+        when = json.loads(body).get("time")
+    except (ClientError, ValueError, AttributeError):
+        return None
+    return str(when) if when else None
+
+
+def mark_succeeded(s3: Any, bucket: str, prefix: str, stack_status: str) -> None:
+    now = datetime.now(UTC).isoformat()
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{prefix}{SUCCEEDED}",
+        Body=json.dumps({"stack-status": stack_status, "time": now}).encode(),
+        ContentType="application/json",
+    )
+
+
+def by_success(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deployments that succeeded, the one running now last."""
+    return sorted((r for r in records if r.get("succeeded")), key=lambda r: str(r["succeeded"]))
+
+
 def prune(s3: Any, bucket: str, records: list[dict[str, Any]], keep: int) -> int:
-    """Delete the objects of all but the newest `keep` deployments, and the shared objects
-    (nested templates, zips) that no kept deployment uses; return how many deployments went."""
-    doomed = records[:-keep] if keep else records
-    kept = records[len(doomed) :]
+    """Delete the objects of all but the newest `keep` successful deployments, and of failed
+    ones older than the last success; then the shared objects (nested templates, zips) that no
+    kept deployment uses. A deployment newer than the last success (under way, or failed since)
+    is left for a later cleanup. Returns how many deployments went."""
+    successes = by_success(records)
+    kept_successes = successes[-keep:] if keep else []
+    if successes:
+        latest = max(str(r.get("time", "")) for r in successes[-1:])
+        pending = [r for r in records if not r.get("succeeded") and str(r.get("time", "")) > latest]
+    else:
+        pending = [r for r in records if not r.get("succeeded")]
+    kept_prefixes = {r["prefix"] for r in (*kept_successes, *pending)}
+    doomed = [r for r in records if r["prefix"] not in kept_prefixes]
+    kept = [r for r in records if r["prefix"] in kept_prefixes]
     for record in doomed:
         _delete(s3, bucket, _list(s3, bucket, record["prefix"]))
     if doomed:

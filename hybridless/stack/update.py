@@ -22,6 +22,9 @@ Two methods reach the same end:
 Events are printed as they appear, nested stacks included (events.py); when the stack ends
 anywhere but `*_COMPLETE`, the message names the root cause.
 
+`hybridless remove` deletes the stack through `delete_stack`, followed the same way until it is
+gone, or stuck with the resources that failed named.
+
 A stack change this deploy started is never left running unwatched: on SIGINT/SIGTERM, or when
 `--timeout-minutes` runs out, an update is cancelled (CloudFormation rolls back to what ran
 before) and a stack being created is deleted, then the stack is followed until it settles and
@@ -43,15 +46,17 @@ from hybridless.errors import Cancelled, PhaseError
 from hybridless.report import Reporter
 from hybridless.report.summary import ChangeRow
 from hybridless.stack.events import (
+    STACK_TYPE,
     Follower,
     Poller,
     event_ids,
     failure_message,
+    is_echo,
     is_throttling,
     rollback_failures,
 )
 
-__all__ = ["Poller", "Request", "StackResult", "deploy_stack"]
+__all__ = ["Deletion", "Poller", "Request", "StackResult", "delete_stack", "deploy_stack"]
 
 SUCCESS = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 RECREATE = ("ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS", "CREATE_FAILED")
@@ -96,9 +101,20 @@ class Request:
     termination_protection: bool | None = None
     continue_update_rollback: bool = False
     resources_to_skip: tuple[str, ...] = ()
+    # Parameters the stack keeps its current value of (UsePreviousValue) unless `parameters`
+    # gives one: a rollback redeploys an old template without knowing the values it ran with.
+    previous_parameters: tuple[str, ...] = ()
 
-    def parameter_list(self) -> list[dict[str, str]]:
-        return [{"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()]
+    def parameter_list(self) -> list[dict[str, Any]]:
+        given: list[dict[str, Any]] = [
+            {"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()
+        ]
+        kept = [
+            {"ParameterKey": k, "UsePreviousValue": True}
+            for k in self.previous_parameters
+            if k not in self.parameters
+        ]
+        return given + kept
 
     def tag_list(self) -> list[dict[str, str]]:
         return [{"Key": k, "Value": v} for k, v in self.tags.items()]
@@ -381,6 +397,77 @@ def _delete_and_wait(
     raise PhaseError("update", f"stack {stack['StackName']} was not deleted within 15 minutes")
 
 
+@dataclass
+class Deletion:
+    """How deleting a stack ended: its last status, whether the time limit ran out first, and
+    each resource CloudFormation could not delete as (name, type, reason)."""
+
+    status: str
+    timed_out: bool
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def delete_stack(
+    cloudformation: Any,
+    stack: Mapping[str, Any],
+    reporter: Reporter,
+    poller: Poller | None = None,
+    timeout_minutes: float | None = None,
+) -> Deletion:
+    """Delete the stack and print its events until it is gone or stuck. It is addressed by its
+    id throughout: once deleted, its name no longer answers, while its id still describes it
+    (DELETE_COMPLETE) and lists its events. A deletion already under way is followed, not
+    started again."""
+    poller = poller or Poller()
+    limit = timeout_minutes * 60 if timeout_minutes else WAIT_LIMIT_SECONDS
+    deadline = poller.clock() + limit
+    stack_id = str(stack["StackId"])
+    seen = event_ids(cloudformation, stack_id)
+    if stack.get("StackStatus") != "DELETE_IN_PROGRESS":
+        cloudformation.delete_stack(StackName=stack_id)
+    watched = _watch(cloudformation, stack_id, reporter, poller, deadline, seen)
+    if watched.timed_out or watched.status == "DELETE_COMPLETE":
+        return Deletion(watched.status, watched.timed_out)
+    return Deletion(
+        watched.status, False, _delete_failures(cloudformation, stack_id, watched.follower)
+    )
+
+
+def _delete_failures(
+    cloudformation: Any, stack_id: str, follower: Follower
+) -> list[tuple[str, str, str]]:
+    """The resources that stopped a deletion: from the events just seen (they carry nested
+    stacks' resources and reasons), else from the stack's resource list."""
+    events = [
+        f
+        for f in follower.failures
+        if f.get("LogicalResourceId") != f.get("StackName") and not is_echo(f)
+    ]
+    leaves = [f for f in events if f.get("ResourceType") != STACK_TYPE] or events
+    failed: dict[str, tuple[str, str, str]] = {}
+    for event in leaves:
+        name = f"{event.get('Label', '')}{event.get('LogicalResourceId', '?')}"
+        failed[name] = (
+            name,
+            str(event.get("ResourceType", "?")),
+            str(event.get("ResourceStatusReason") or "no reason given"),
+        )
+    if failed:
+        return list(failed.values())
+    return [
+        (
+            str(r.get("LogicalResourceId", "?")),
+            str(r.get("ResourceType", "?")),
+            str(r.get("ResourceStatusReason") or "no reason given"),
+        )
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(
+            StackName=stack_id
+        )
+        for r in page.get("StackResourceSummaries", [])
+        if r.get("ResourceStatus") == "DELETE_FAILED"
+    ]
+
+
 def _protect(
     cloudformation: Any, request: Request, stack: Mapping[str, Any], reporter: Reporter
 ) -> None:
@@ -402,7 +489,10 @@ def _unchanged(cloudformation: Any, stack: Mapping[str, Any], request: Request) 
     tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}
     # A NoEcho parameter reads back as asterisks: it cannot be compared, so it counts as changed.
-    if tags != dict(request.tags) or parameters != dict(request.parameters):
+    # One kept at its previous value is unchanged by definition.
+    kept = set(request.previous_parameters) - set(request.parameters)
+    compared = {k: v for k, v in parameters.items() if k not in kept}
+    if tags != dict(request.tags) or compared != dict(request.parameters):
         return False
     deployed = cloudformation.get_template(StackName=request.stack_name, TemplateStage="Original")[
         "TemplateBody"

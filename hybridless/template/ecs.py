@@ -13,6 +13,7 @@ start its task and hand over those two roles, which the execution role alone can
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +46,11 @@ EXECUTION_ROLE = "TaskExecutionRole"
 TASK_ROLE = "TaskRole"
 SERVICE_SG = "ServiceSecurityGroup"
 CONTAINER_NAME = "app"
+EVENT_VARIABLE = "HYBRIDLESS_EVENT"  # a built-in runtime's scheduled task reads its event here
 HEALTH_CHECK_GRACE_SECONDS = 60
+# An image's architecture (docker's name) as ECS's task definitions and EC2 instances say it.
+ECS_CPU = {"amd64": "X86_64", "arm64": "ARM64"}
+INSTANCE_CPU = {"amd64": "x86_64", "arm64": "arm64"}
 SCALE_METRICS = {
     "cpu": "ECSServiceAverageCPUUtilization",
     "memory": "ECSServiceAverageMemoryUtilization",
@@ -150,23 +155,49 @@ def _add_task_definition(template: Template, app: App, event: EcsEvent, image: s
     if event.environment:
         container["Environment"] = environment_list(event.environment)
     compatibility = "EC2" if event.task.ec2_launch_type else "FARGATE"
+    properties: dict[str, Any] = {
+        "Family": name,
+        "Cpu": str(event.task.cpu),
+        "Memory": str(event.task.memory),
+        "NetworkMode": "awsvpc",
+        "RequiresCompatibilities": [compatibility],
+        "ExecutionRoleArn": get_att(EXECUTION_ROLE, "Arn"),
+        "TaskRoleArn": get_att(TASK_ROLE, "Arn"),
+        "ContainerDefinitions": [container],
+    }
+    properties.update(_platform(event))
     return template.add(
         f"{p}TaskDefinition",
-        {
-            "Type": "AWS::ECS::TaskDefinition",
-            "Properties": {
-                "Family": name,
-                "Cpu": str(event.task.cpu),
-                "Memory": str(event.task.memory),
-                "NetworkMode": "awsvpc",
-                "RequiresCompatibilities": [compatibility],
-                "ExecutionRoleArn": get_att(EXECUTION_ROLE, "Arn"),
-                "TaskRoleArn": get_att(TASK_ROLE, "Arn"),
-                "ContainerDefinitions": [container],
-            },
-        },
+        {"Type": "AWS::ECS::TaskDefinition", "Properties": properties},
         event.function,
     )
+
+
+def _platform(event: EcsEvent) -> dict[str, Any]:
+    """The CPU the image was built for. Fargate runs x86_64 unless the task definition says
+    ARM64, so an arm64 image would die with `exec format error`. RuntimePlatform is valid with
+    the EC2 launch type too (its CpuArchitecture is documented for Linux EC2 instances), but
+    there the instances are the user's, of either CPU, and ECS documents no placement by it:
+    a memberOf constraint on their built-in `ecs.cpu-architecture` attribute is what keeps the
+    tasks off instances of the other CPU. Without a platform nothing is added, so the
+    templates of existing apps do not change."""
+    architecture = event.task.image.architecture
+    if architecture is None:
+        return {}
+    settings: dict[str, Any] = {
+        "RuntimePlatform": {
+            "CpuArchitecture": ECS_CPU[architecture],
+            "OperatingSystemFamily": "LINUX",
+        }
+    }
+    if event.task.ec2_launch_type:
+        settings["PlacementConstraints"] = [
+            {
+                "Type": "memberOf",
+                "Expression": f"attribute:ecs.cpu-architecture == {INSTANCE_CPU[architecture]}",
+            }
+        ]
+    return settings
 
 
 def _network_configuration(placement: Placement) -> dict[str, Any]:
@@ -366,7 +397,7 @@ def _add_schedule(
         },
     }
     if event.input is not None:
-        target["Input"] = event.input
+        target["Input"] = _scheduled_input(event)
     template.add(
         f"{p}Schedule",
         schedule_rule(
@@ -378,3 +409,17 @@ def _add_schedule(
 
 def _cluster_arn(event: EcsEvent) -> Any:
     return event.task.cluster_arn or get_att(CLUSTER, "Arn")
+
+
+def _scheduled_input(event: ScheduledTaskEvent) -> str:
+    """What EventBridge hands RunTask. For a user's image that is the RunTask overrides as
+    written; a built-in runtime's handler gets an event instead, which reaches the container
+    the one way RunTask allows: an environment variable the runtime reads."""
+    assert event.input is not None
+    if event.task.image.runtime is None:
+        return event.input
+    override = {
+        "name": CONTAINER_NAME,
+        "environment": [{"name": EVENT_VARIABLE, "value": event.input}],
+    }
+    return json.dumps({"containerOverrides": [override]}, separators=(",", ":"))

@@ -35,6 +35,8 @@ HTTP_API = "HttpApi"
 API_SOURCE_ARN = (
     f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{HTTP_API}}}/*"
 )
+# An image's architecture (docker's name) as Lambda says it.
+LAMBDA_ARCHITECTURES = {"amd64": "x86_64", "arm64": "arm64"}
 QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -169,6 +171,9 @@ def _add_function(
         properties["Code"] = {"ImageUri": images[event.image.name]}
         if event.command:
             properties["ImageConfig"] = {"Command": list(event.command)}
+        if event.image.architecture:
+            # The image runs on the CPU it was built for; Lambda's default is x86_64.
+            properties["Architectures"] = [LAMBDA_ARCHITECTURES[event.image.architecture]]
     else:
         properties["Runtime"] = event.runtime
         properties["Handler"] = event.handler

@@ -17,6 +17,11 @@ REPOSITORIES = ("web-0", "greeter-0")
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
+def digests(outputs: dict[str, Any]) -> dict[str, str]:
+    """{repository short name: digest} of a deploy's `images` output."""
+    return {name.lower(): uri.split("@")[1] for name, uri in outputs["images"].items()}
+
+
 @dataclass
 class Deploy:
     returncode: int
@@ -60,6 +65,14 @@ class App:
         start = text.index('TEMPLATE = "') + len('TEMPLATE = "')
         end = text.index('"', start)
         source.write_text(text[:start] + greeting + text[end:])
+
+    def keep_previous(self, count: int) -> None:
+        """Set hybridless.keepPrevious: how many earlier deployments' images cleanup keeps."""
+        config = self.directory / "hybridless.yml"
+        text = config.read_text()
+        config.write_text(
+            text.replace("\nhybridless:\n", f"\nhybridless:\n  keepPrevious: {count}\n", 1)
+        )
 
     @property
     def stack_name(self) -> str:

@@ -22,7 +22,6 @@ import base64
 import io
 import json
 import urllib.request
-from typing import Any
 
 import boto3
 
@@ -31,11 +30,7 @@ from hybridless.report import Reporter
 from hybridless.stack.package import default_bucket_name, ensure_bucket
 from proving_ground import procs
 from tests.conftest import GroundHandle
-from tests.integration.hello import REPOSITORIES, App
-
-
-def digests(outputs: dict[str, Any]) -> dict[str, str]:
-    return {name.lower(): uri.split("@")[1] for name, uri in outputs["images"].items()}
+from tests.integration.hello import REPOSITORIES, App, digests
 
 
 def answer_of(ground: GroundHandle, image_uri: str) -> dict[str, str]:
@@ -92,11 +87,14 @@ def test_three_deploys_change_change_and_nothing(app: App, ground: GroundHandle)
     assert second.outputs["outputs"]["GreeterFunctionArn"] == outputs["GreeterFunctionArn"]
     assert app.function_image() == second.outputs["images"]["Greeter-0"]
     assert answer_of(ground, second.outputs["images"]["Web-0"]) == {"message": "Good day, world!"}
-    # ECR now holds exactly what runs (per the ECS and Lambda APIs) plus what was just deployed.
+    # ECR now holds what runs (per the ECS and Lambda APIs), what was just deployed, and the
+    # previous deployment's images (keepPrevious defaults to 1, so that a rollback can work).
     running = app.running_digests()
     for name in REPOSITORIES:
-        assert app.stored_digests()[name] == running[name] | {digests(second.outputs)[name]}
-    assert digests(first.outputs)["greeter-0"] not in app.stored_digests()["greeter-0"]
+        assert app.stored_digests()[name] == running[name] | {
+            digests(second.outputs)[name],
+            digests(first.outputs)[name],
+        }
 
     third = app.deploy("--method", "direct")
     assert third.returncode == 0, third.log
@@ -109,9 +107,12 @@ def test_three_deploys_change_change_and_nothing(app: App, ground: GroundHandle)
     assert digests(third.outputs) == digests(second.outputs)
     assert third.outputs["stack-status"] == "UPDATE_COMPLETE"
     assert third.outputs["outputs"] == second.outputs["outputs"]
+    assert third.log.count("is reused: not built, not pushed") == len(REPOSITORIES)
+    # The previous deployment (the second) runs the same images, so the first's now go.
     running = app.running_digests()
     for name in REPOSITORIES:
         assert app.stored_digests()[name] == running[name] | {digests(third.outputs)[name]}
+    assert digests(first.outputs)["greeter-0"] not in app.stored_digests()["greeter-0"]
 
 
 def test_the_change_set_method_shows_previews_and_skips_empty_changes(app: App) -> None:
@@ -278,6 +279,7 @@ def test_the_registry_password_is_masked_before_anything_could_print_it(app: App
 
 
 def test_cleanup_removes_recorded_tags_and_keeps_images_tagged_by_people(app: App) -> None:
+    app.keep_previous(0)
     first = app.deploy("--method", "direct", "--image-tag", "release-a")
     assert first.returncode == 0, first.log
     assert first.outputs is not None
@@ -394,6 +396,7 @@ def test_old_deployments_are_pruned_from_the_bucket(app: App) -> None:
             1,
         )
     )
+    app.keep_previous(0)  # else the record of the one deployment whose images stay is kept too
     first = app.deploy("--method", "direct")
     assert first.returncode == 0, first.log
     app.change_code("Pruned, {audience}.")

@@ -30,6 +30,7 @@ def test_pruning_keeps_the_shared_objects_a_kept_deployment_uses(
         record = {"image-tag": tag, "time": f"2026-11-22T0{number}:00:00",
                   "objects": sorted(shared[n] for n in names)}  # fmt: skip
         package.upload(s3, bucket, prefix, "{}", record)
+        package.mark_succeeded(s3, bucket, prefix, "UPDATE_COMPLETE")
 
     records = package.read_records(s3, bucket, "svc", "dev")
     assert [r["image-tag"] for r in records] == ["t1", "t2"]

@@ -132,9 +132,11 @@ def test_120_services_render_into_nested_stacks_within_every_limit_and_deploy(
     assert len(arns) == FUNCTIONS
     elb = boto3.client("elbv2")
     (balancer,) = [
-        b for b in elb.describe_load_balancers()["LoadBalancers"]
+        b
+        for page in elb.get_paginator("describe_load_balancers").paginate()
+        for b in page["LoadBalancers"]
         if outputs["outputs"]["ServiceEndpoint"].endswith(b["DNSName"])
-    ]  # fmt: skip
+    ]
     (listener,) = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
     rules = [
         rule

@@ -154,7 +154,7 @@ def test_any_other_boolean_is_an_input_error_naming_the_input(name: str, value: 
 
 def test_every_input_in_action_yml_has_a_mapping_and_vice_versa() -> None:
     declared = set(action_metadata()["inputs"])
-    mapped = {spec.name for spec in action.INPUTS}
+    mapped = {spec.name for spec in action.INPUTS} | {action.COMMAND}
 
     assert declared == mapped
 
@@ -172,14 +172,15 @@ SAMPLE_VALUES = {"--timeout-minutes": "5", "--registry": "localhost:5000", "--me
 
 @pytest.mark.parametrize("spec", action.INPUTS, ids=lambda spec: spec.name)
 def test_every_mapped_option_is_accepted_by_the_parser(spec: action.Input) -> None:
-    if spec.kind == "value":
-        argv = ["deploy", spec.option, SAMPLE_VALUES.get(spec.option, "x")]
-    else:
-        argv = ["deploy", spec.option]
+    for command in spec.commands:
+        if spec.kind == "value":
+            argv = [command, spec.option, SAMPLE_VALUES.get(spec.option, "x")]
+        else:
+            argv = [command, spec.option]
 
-    args = cli.build_parser().parse_args(argv)
+        args = cli.build_parser().parse_args(argv)
 
-    assert args.command == "deploy"
+        assert args.command == command
 
 
 def test_the_outputs_in_action_yml_are_the_ones_a_deploy_sets() -> None:

@@ -98,8 +98,8 @@ def test_every_config_mistake_is_reported_in_one_run(
     assert code == 2
     assert f"{config}:7: hybridless.functions.Greeter.memroy: unknown key" in out
     assert (
-        f"{config}:10: hybridless.functions.Greeter.events[0].runtime: 'nodejs': "
-        "built-in runtimes are not supported yet; use runtime: container"
+        f"{config}:10: hybridless.functions.Greeter.events[0].runtime: 'nodejs' is not a "
+        "runtime: use container (your Dockerfile) or a built-in one (nodejs18, "
     ) in out
     assert f"{config}:9: hybridless.functions.Greeter.events[0].dockerFile: Dockerfile " in out
 

@@ -184,7 +184,7 @@ def test_ecr_pruning_reads_every_page_beyond_the_first_100_images() -> None:
                     "imageIds": [{"imageDigest": i.digest} for i in batch],
                 },
             )
-        failures = cleanup.delete_images(ecr, REPOSITORY, doomed)
+        deleted, failures = cleanup.delete_images(ecr, REPOSITORY, doomed)
         stub.assert_no_pending_responses()
 
     assert len(stored) == 231
@@ -192,6 +192,7 @@ def test_ecr_pruning_reads_every_page_beyond_the_first_100_images() -> None:
     assert digest(999) not in {i.digest for i in doomed}
     assert [len(b) for b in batches] == [100, 100, 30]
     assert failures == []
+    assert deleted == doomed
 
 
 def test_ecr_pruning_never_deletes_untagged_images() -> None:

@@ -388,19 +388,6 @@ LAMBDA_ZIP_APP = LAMBDA_APP.replace(
             9,
             "hybridless.functions.Worker.events[0].deployment",
         ),
-        (
-            HTTPD_APP.replace("hybridless:\n", "hybridless:\n  buildConcurrency: 4\n"),
-            7,
-            "hybridless.buildConcurrency",
-        ),
-        (
-            HTTPD_APP.replace(
-                "hybridless:\n",
-                "hybridless:\n  images:\n    app:\n      additionalDockerFiles: [Dockerfile.x]\n",
-            ),
-            9,
-            "hybridless.images.app.additionalDockerFiles",
-        ),
     ],
 )
 def test_documented_but_unsupported_keys_are_refused_by_name(
@@ -532,10 +519,11 @@ def test_event_types(tmp_path: Path) -> None:
     ]
 
 
-def test_only_container_runtimes_and_existing_dockerfiles(tmp_path: Path) -> None:
+def test_only_known_runtimes_and_existing_dockerfiles(tmp_path: Path) -> None:
+    """java21 is a Lambda runtime, not one the tool can write a Dockerfile for."""
     found = problems(
         tmp_path,
-        LAMBDA_APP.replace("runtime: container", "runtime: python3.12")
+        LAMBDA_APP.replace("runtime: container", "runtime: java21")
         + "          dockerFile: docker/Dockerfile.worker\n",
     )
 
@@ -545,8 +533,9 @@ def test_only_container_runtimes_and_existing_dockerfiles(tmp_path: Path) -> Non
         (
             7,
             f"{event}.runtime",
-            "'python3.12': built-in runtimes are not supported yet; use runtime: container with "
-            "a Dockerfile, or a `lambda` event for an AWS Lambda runtime",
+            "'java21' is not a runtime: use container (your Dockerfile) or a built-in one "
+            "(nodejs18, nodejs20, nodejs22, nodejs24, python3.9, python3.10, python3.11, "
+            "python3.12, python3.13)",
         ),
         (8, f"{event}.dockerFile", f"docker/Dockerfile.worker not found next to {config}"),
     ]

@@ -1196,15 +1196,19 @@ def test_too_much_memory_is_reported_once_for_several_lambda_events(tmp_path: Pa
 
 
 @pytest.mark.parametrize("kind", ["lambdaContainer", "httpd", "process"])
-def test_container_events_take_no_built_in_runtime(tmp_path: Path, kind: str) -> None:
-    text = one_event(kind, runtime="nodejs22.x")
+@pytest.mark.parametrize("runtime", ["java21", "nodejs16", "python3.8", "nodejs22.y"])
+def test_container_events_take_no_other_runtime(tmp_path: Path, kind: str, runtime: str) -> None:
+    """Container or a built-in runtime (tests/unit/test_model_images.py); not a Lambda-only
+    runtime, nor a version the tool has no base image for."""
+    text = one_event(kind, runtime=runtime)
 
     assert problems(tmp_path, text) == [
         (
             9,
             f"{EV}.runtime",
-            "'nodejs22.x': built-in runtimes are not supported yet; use runtime: container with "
-            "a Dockerfile, or a `lambda` event for an AWS Lambda runtime",
+            f"{runtime!r} is not a runtime: use container (your Dockerfile) or a built-in one "
+            "(nodejs18, nodejs20, nodejs22, nodejs24, python3.9, python3.10, python3.11, "
+            "python3.12, python3.13)",
         )
     ]
 

@@ -25,6 +25,7 @@ from hybridless.config.variables import resolve_variables
 from hybridless.errors import ConfigError
 from hybridless.model import Overrides, build_app, keys
 from hybridless.model import events as model_events
+from hybridless.model import images as model_images
 from hybridless.schema import schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -300,6 +301,7 @@ def test_choices_are_the_model_s() -> None:
     assert enum_of(DEFINITIONS["autoScale"]["properties"]["metric"]) == list(
         model_events.AUTOSCALE_METRICS[:2]
     )
+    assert enum_of(DEFINITIONS["platform"]) == list(model_images.PLATFORMS)
     fargate = [
         rule["then"]["properties"]["cpu"]
         for rule in event_kinds()["httpd"]["allOf"]
@@ -371,6 +373,8 @@ RANGES: list[Path_] = [
     (*WEB, "events", 0, "autoScale", "targetValue"),
     (*WEB, "events", 1, "concurrency"),
     ("hybridless", "functions", "Fn", "events", 0, "reservedConcurrency"),
+    ("hybridless", "buildConcurrency"),
+    ("hybridless", "keepPrevious"),
 ]
 
 
@@ -385,13 +389,17 @@ def model_accepts(tmp_path: Path, data: Any) -> bool:
     return True
 
 
-def with_value(path: Path_, value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(RANGE_DOC)
+def with_value_in(doc: dict[str, Any], path: Path_, value: Any) -> dict[str, Any]:
+    data = copy.deepcopy(doc)
     parent: Any = data
     for key in path[:-1]:
         parent = parent[key]
     parent[path[-1]] = value
     return data
+
+
+def with_value(path: Path_, value: Any) -> dict[str, Any]:
+    return with_value_in(RANGE_DOC, path, value)
 
 
 def test_the_range_document_is_valid(tmp_path: Path) -> None:
@@ -471,9 +479,140 @@ def test_defaults_are_the_model_s(tmp_path: Path) -> None:
         (*http, "autoScale", "metric"): httpd.autoscale.metric,
         (*web, "events", 1, "concurrency"): task.task_count,
         ("hybridless", "functions", "Fn", "events", 0, "protocol"): zipped.trigger.protocol,
+        ("hybridless", "buildConcurrency"): app.build_concurrency,
+        ("hybridless", "keepPrevious"): app.keep_previous,
     }
     defaults = {path: deref(schemas_at(path, DEFAULTS_DOC)[0])["default"] for path in expected}
     assert defaults == expected
+
+
+IMAGE_DOC: dict[str, Any] = {
+    "service": "shop",
+    "provider": {"region": "eu-west-1"},
+    "hybridless": {
+        "functions": {
+            "Fn": {
+                "handler": "src/app.handler",
+                "events": [{"eventType": "lambdaContainer", "runtime": "nodejs22"}],
+            }
+        }
+    },
+}
+FN_PATH: Path_ = ("hybridless", "functions", "Fn")
+IMAGE_EVENT: Path_ = (*FN_PATH, "events", 0)
+
+
+def agree(tmp_path: Path, path: Path_, values: list[Any]) -> None:
+    """The schema and the model accept the same of `values` at `path` of IMAGE_DOC, and
+    each accepts some and refuses some."""
+    schema_says = {repr(v): not errors(with_value_in(IMAGE_DOC, path, v)) for v in values}
+    model_says = {
+        repr(v): model_accepts(tmp_path, with_value_in(IMAGE_DOC, path, v)) for v in values
+    }
+    assert schema_says == model_says
+    assert set(schema_says.values()) == {True, False}
+
+
+def test_the_image_document_is_valid(tmp_path: Path) -> None:
+    assert errors(IMAGE_DOC) == []
+    assert model_accepts(tmp_path, IMAGE_DOC)
+
+
+def test_runtimes_of_container_events_are_the_model_s(tmp_path: Path) -> None:
+    built_in = [f"{language}{version}" for language, versions in model_images.VERSIONS.items()
+                for version in versions]  # fmt: skip
+    assert enum_of(DEFINITIONS["event.containerRuntime"]) == ["container", *built_in]
+    agree(
+        tmp_path,
+        (*IMAGE_EVENT, "runtime"),
+        ["container", *built_in, "nodejs18.x", "nodejs24.x", "nodejs16", "nodejs21",
+         "nodejs26", "nodejs22.y", "python3.8", "python3.14", "python3.12.x", "java21",
+         "node22", "Container"],
+    )  # fmt: skip
+
+
+def test_handlers_of_built_in_runtimes_are_the_model_s(tmp_path: Path) -> None:
+    agree(
+        tmp_path,
+        (*FN_PATH, "handler"),
+        ["app.handler", "src/api.handler", "./src/api.handler", "lib/my-file.main",
+         "index.$handler", "handler", "src/api", "api.1st", "/srv/api.handler",
+         "../api.handler", "src/../../api.handler", "a..b/api.handler",
+         "com.example.Handler::handleRequest"],
+    )  # fmt: skip
+
+
+def test_additional_file_targets_are_the_model_s(tmp_path: Path) -> None:
+    (tmp_path / "app.conf").write_text("x\n", encoding="utf-8")
+    targets = ["app.conf", "/app.conf", "conf/app.conf", "./conf/app.conf", "x/.", "..a/b",
+               "a../b", "...", "", "/", ".", "./", "//", "..", "../x", "a/.."]  # fmt: skip
+    agree(
+        tmp_path,
+        (*IMAGE_EVENT, "additionalDockerFiles"),
+        [[{"from": "app.conf", "to": target}] for target in targets],
+    )
+
+
+def test_platforms_are_the_model_s(tmp_path: Path) -> None:
+    agree(
+        tmp_path,
+        (*IMAGE_EVENT, "platform"),
+        ["linux/amd64", "linux/arm64", "linux/arm/v7", "arm64", "Linux/ARM64", "windows/amd64"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "validator"),
+    [
+        (
+            {"imageId": "app", "runtime": "container", "platform": "linux/arm64"},
+            [*IMAGE_EVENT, "platform"],
+            "not",
+        ),
+        (
+            {"imageId": "app", "runtime": "container",
+             "additionalDockerFiles": [{"from": "a", "to": "b"}]},
+            [*IMAGE_EVENT, "additionalDockerFiles"],
+            "not",
+        ),
+        ({"runtime": "container", "baseImage": "node:22"}, [*IMAGE_EVENT, "baseImage"], "not"),
+        ({"runtime": "nodejs22", "dockerFile": "Dockerfile"}, [*IMAGE_EVENT, "dockerFile"], "not"),
+        ({"runtime": "python3.12", "imageId": "app"}, [*IMAGE_EVENT, "imageId"], "not"),
+        ({"additionalDockerFiles": [{"from": "a"}]},
+         [*IMAGE_EVENT, "additionalDockerFiles", 0], "required"),
+        ({"additionalDockerFiles": [{"from": "a", "to": "b", "mode": "0644"}]},
+         [*IMAGE_EVENT, "additionalDockerFiles", 0], "additionalProperties"),
+        ({"additionalDockerFiles": {"from": "a", "to": "b"}},
+         [*IMAGE_EVENT, "additionalDockerFiles"], "type"),
+    ],
+    ids=[
+        "platform with imageId",
+        "additionalDockerFiles with imageId",
+        "baseImage with runtime container",
+        "dockerFile with a built-in runtime",
+        "imageId with a built-in runtime",
+        "a file without to",
+        "a file with an unknown key",
+        "files not a list",
+    ],
+)  # fmt: skip
+def test_image_mistakes_are_refused_where_they_are(
+    change: dict[str, Any], path: list[str | int], validator: str
+) -> None:
+    data = copy.deepcopy(IMAGE_DOC)
+    data["hybridless"]["images"] = {"app": {}}
+    data["hybridless"]["functions"]["Fn"]["events"][0].update(change)
+
+    assert (path, validator) in errors(data), errors(data)
+
+
+def test_a_built_in_runtime_needs_the_handler() -> None:
+    data = copy.deepcopy(IMAGE_DOC)
+    del data["hybridless"]["functions"]["Fn"]["handler"]
+
+    assert errors(data) == [(list(FN_PATH), "required")]
+    data["hybridless"]["functions"]["Fn"]["events"][0]["runtime"] = "container"
+    assert errors(data) == []
 
 
 # --- documents -----------------------------------------------------------------------------------
