@@ -507,20 +507,29 @@ def _version(interpreter: str) -> str | None:
 
 PYTHONS = python_interpreters()
 NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(
-    NODE is None, reason="install Node.js 18 or later (apt-get install nodejs)"
-)
+NO_NODE = "install Node.js 18 or later (apt-get install nodejs)"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _require_node() -> None:
+    """A machine without Node skips these on a laptop; in CI a missing component fails."""
+    if NODE is None:
+        if IN_CI:
+            pytest.fail(NO_NODE, pytrace=False)
+        pytest.skip(NO_NODE)
+
+
+needs_node = pytest.mark.usefixtures("node_present")
+
+
+@pytest.fixture
+def node_present() -> None:
+    _require_node()
 
 
 def test_the_python_program_parses_as_python_3_9() -> None:
     """Whatever the interpreters on this machine: the grammar of the oldest promised version."""
     ast.parse((PACKAGE / "runtime.py").read_text(), feature_version=(3, 9))
-
-
-def test_python_3_9_is_among_the_interpreters_the_programs_run_on() -> None:
-    if len(PYTHONS) < 2:
-        pytest.skip("install Python 3.9 (e.g. pyenv install 3.9) to run the program on it too")
-    assert _version(PYTHONS[1]) == "3.9"
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=lambda p: f"python{_version(p)}")
@@ -816,8 +825,8 @@ def test_python_and_node_make_the_same_event_from_the_same_request(
     language: str, tmp_path: Path, serve: Serve
 ) -> None:
     """The promise of one handler for both: the event does not depend on the runtime's language."""
-    if language == "nodejs" and NODE is None:
-        pytest.skip("install Node.js 18 or later (apt-get install nodejs)")
+    if language == "nodejs":
+        _require_node()
     echo = {
         "python": ("src/echo.py", ECHO_PY),
         "nodejs": ("src/echo.js", ECHO_JS),
