@@ -244,8 +244,8 @@ class HttpHandler(BaseHTTPRequestHandler):
         except (RequestTooLarge, ValueError) as err:
             status = 413 if isinstance(err, RequestTooLarge) else 400
             self.close_connection = True
+            self._log(status, len(REFUSED[status]), started)
             self._reply(status, [("Content-Type", "application/json")], REFUSED[status])
-            self._log(status, 0, started)
             return
         event = http_event(
             self.command,
@@ -269,8 +269,10 @@ class HttpHandler(BaseHTTPRequestHandler):
             if not isinstance(err, MalformedResponse):
                 traceback.print_exc(file=sys.stderr)
             status, headers, data = 502, [("Content-Type", "application/json")], INTERNAL_ERROR
-        self._reply(status, headers, data)
+        # Logged before the reply leaves: a task stopped right after its last answer still
+        # shows the request in its log.
         self._log(status, len(data), started)
+        self._reply(status, headers, data)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
