@@ -415,3 +415,29 @@ def test_old_deployments_are_pruned_from_the_bucket(app: App) -> None:
     assert prefixes == {second.outputs["image-tag"]}
     assert any(key.endswith("/deployment.json") for key in keys)
     assert "pruned 1 old deployment(s)" in second.log
+
+
+def test_the_records_of_kept_images_outlive_keep_deployments(app: App) -> None:
+    """keepDeployments: 1 with keepPrevious: 1 (the default): the previous deployment's images
+    are kept for a rollback, so its record, which a rollback reads, is kept too."""
+    bucket = default_bucket_name("123456789012", "us-east-1")
+    config = app.directory / "hybridless.yml"
+    config.write_text(
+        config.read_text().replace(
+            "provider:\n",
+            f"provider:\n  deploymentBucket:\n    name: {bucket}\n    keepDeployments: 1\n",
+            1,
+        )
+    )
+    first = app.deploy("--method", "direct")
+    assert first.returncode == 0, first.log
+    app.change_code("Kept, {audience}.")
+
+    second = app.deploy("--method", "direct")
+
+    assert second.returncode == 0, second.log
+    assert first.outputs is not None and second.outputs is not None
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=f"hello/{app.stage}/")
+    prefixes = {item["Key"].split("/")[2] for item in listed["Contents"]}
+    assert {first.outputs["image-tag"], second.outputs["image-tag"]} <= prefixes
+    assert "pruned" not in second.log
