@@ -42,7 +42,7 @@ from hybridless.model import App, Overrides, ZipCode
 from hybridless.report import Annotation, Reporter
 from hybridless.report import outputs as output_forms
 from hybridless.report.summary import Summary, spans_from_events
-from hybridless.stack import artifacts, package, update
+from hybridless.stack import artifacts, package, rollout, update
 from hybridless.stack.validate import check_template, validate_uploaded
 from hybridless.template import render_stacks, to_json
 from hybridless.template.nested import Stacks, with_template_urls
@@ -200,6 +200,7 @@ def deploy(
                 resources_to_skip=options.resources_to_skip,
             ),
             reporter,
+            rollouts=rollout_sources(aws, [stacks.root, *stacks.children.values()]),
         )
 
     if stacks.children and stack.executed:
@@ -225,6 +226,16 @@ def deploy(
         reporter.info("preview: nothing was changed; cleanup does not run")
     conclude(aws, app, result, bucket, options, environ, reporter, clean=not options.preview)
     return result
+
+
+def rollout_sources(aws: Aws, templates: list[dict[str, Any]]) -> rollout.Sources:
+    """Where the update follows its rollouts: ECS, CodeDeploy, and the group that moves each
+    traffic-shifted alias of the templates being deployed."""
+    return rollout.Sources(
+        ecs=aws.client("ecs"),
+        codedeploy=aws.client("codedeploy"),
+        groups=rollout.codedeploy_groups(templates),
+    )
 
 
 def conclude(

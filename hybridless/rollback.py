@@ -39,6 +39,7 @@ from hybridless.pipeline import (
     connect,
     phase,
     report_notices,
+    rollout_sources,
     stack_tags,
 )
 from hybridless.report import Reporter
@@ -152,6 +153,7 @@ def rollback(
             )
         target = check_target(s3, aws.client("ecr"), bucket, target_record, app)
         template = parse_template(target)
+        templates = [template, *nested_templates(s3, bucket, target.record)]
         check_parameters(template, options.parameters)
         kept = kept_parameters(template, stack, options.parameters, target.tag)
     with phase(reporter, "validate"):
@@ -178,6 +180,7 @@ def rollback(
                 termination_protection=app.termination_protection,
             ),
             reporter,
+            rollouts=rollout_sources(aws, templates),
         )
         if has_nested_stacks(template) and result.executed:
             result.outputs = {
@@ -407,6 +410,24 @@ def parse_template(target: Target) -> dict[str, Any]:
             f"the template of deployment {target.tag} ({target.template_key}) is not JSON"
         )
     return template
+
+
+def nested_templates(s3: Any, bucket: str, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The nested templates the deployment's root points at (its shared objects under
+    `templates/`), read so their traffic-shifted aliases are followed like a deploy's. One that
+    does not parse is left out: it only costs that alias its progress lines."""
+    found = []
+    for key in record.get("objects") or []:
+        if "/templates/" not in str(key) or not str(key).endswith(".json"):
+            continue
+        body = s3.get_object(Bucket=bucket, Key=str(key))["Body"].read()
+        try:
+            template = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(template, dict):
+            found.append(template)
+    return found
 
 
 def kept_parameters(

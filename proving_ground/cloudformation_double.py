@@ -22,19 +22,26 @@ after each call is scripted in a scenario (tests/scenarios/*.yml):
     delete: [...]              # after DeleteStack (default: DELETE_IN_PROGRESS, DELETE_COMPLETE)
     throttle:                  # calls answered with Throttling, by action and 1-based number
       DescribeStackEvents: [3, 4, 5]
+    ecs: {...}                 # the rollouts the stack's services and aliases start:
+    codedeploy: {...}          # see rollout_double.py
 
 A timeline is a list of events `{at: seconds after the call, resource: LogicalId, type: ...,
 status: ..., reason: ..., stack: NestedLogicalId}`. Without `resource` the event is the stack's
 own and sets its status; with `stack` it happens in that nested stack (whose own events the
 tool must find through the parent's `AWS::CloudFormation::Stack` resource).
 
+A change set keeps the RollbackConfiguration it was created with (alarms and monitoring time),
+and the stack takes it on when the change set runs, so DescribeStacks shows what was received.
+
 Every call is recorded (action, parameters, time), so tests and benchmarks can count calls and
-check what was asked. The tool reaches the double like any endpoint:
-AWS_ENDPOINT_URL_CLOUDFORMATION=http://127.0.0.1:<port>.
+check what was asked. The same server answers ECS and CodeDeploy (rollout_double.py), told
+apart by their protocol. The tool reaches the double like any endpoint:
+AWS_ENDPOINT_URL_CLOUDFORMATION (and _ECS, _CODEDEPLOY)=http://127.0.0.1:<port>.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -49,6 +56,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from proving_ground.procs import Served
+from proving_ground.rollout_double import TARGETS, RolloutDouble, ServiceError
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -65,12 +73,7 @@ EVENTS_PAGE = 100
 CHANGES_PAGE = 3
 
 
-class CloudFormationError(Exception):
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
+CloudFormationError = ServiceError  # the query protocol's errors carry the same three parts
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Stack:
     events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     parent: str | None = None
+    rollback_configuration: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -106,6 +110,8 @@ class Stack:
             described["StackStatusReason"] = self.reason
         if self.parent:
             described["ParentId"] = self.parent
+        if self.rollback_configuration:
+            described["RollbackConfiguration"] = self.rollback_configuration
         return described
 
 
@@ -130,6 +136,17 @@ def _pairs(params: dict[str, str], prefix: str, key: str, value: str) -> list[di
         found.append({key: params[f"{base}.{key}"], value: params.get(f"{base}.{value}", "")})
         n += 1
     return found
+
+
+def _rollback_configuration(params: dict[str, str]) -> dict[str, Any] | None:
+    prefix = "RollbackConfiguration"
+    if not any(key.startswith(prefix) for key in params):
+        return None
+    triggers = _pairs(params, f"{prefix}.RollbackTriggers", "Arn", "Type")
+    return {
+        "RollbackTriggers": triggers,
+        "MonitoringTimeInMinutes": int(params.get(f"{prefix}.MonitoringTimeInMinutes", "0")),
+    }
 
 
 def to_xml(value: Any) -> str:
@@ -157,6 +174,7 @@ class Double:
         self.change_sets: dict[str, dict[str, Any]] = {}
         self.executions = 0
         self.started = clock()
+        self.rollouts = RolloutDouble(scenario, clock)
         initial = scenario.get("stack")
         if initial:
             stack = Stack(
@@ -188,6 +206,7 @@ class Double:
         while self.pending and self.pending[0][0] <= now:
             _, stack_id, event = self.pending.pop(0)
             self._apply(self.stacks[stack_id], event, self._wall())
+        self.rollouts.advance()
 
     def _nested(self, parent: Stack, logical_id: str) -> Stack:
         for stack in self.stacks.values():
@@ -240,13 +259,22 @@ class Double:
 
     # --- the actions -----------------------------------------------------------------------
 
-    def handle(self, action: str, params: dict[str, str]) -> dict[str, Any]:
+    def handle(
+        self, action: str, params: dict[str, Any], service: str = "cloudformation"
+    ) -> dict[str, Any]:
+        """Answer one call; ECS and CodeDeploy calls are named `ecs:<Action>` and
+        `codedeploy:<Action>` in the record and in `throttle:`."""
+        recorded = action if service == "cloudformation" else f"{service}:{action}"
         with self.lock:
-            self.calls.append({"action": action, "params": params, "at": self.clock()})
-            number = sum(1 for call in self.calls if call["action"] == action)
-            if number in self.scenario.get("throttle", {}).get(action, []):
+            self.calls.append({"action": recorded, "params": params, "at": self.clock()})
+            number = sum(1 for call in self.calls if call["action"] == recorded)
+            if number in self.scenario.get("throttle", {}).get(recorded, []):
+                if service != "cloudformation":
+                    raise ServiceError("ThrottlingException", "Rate exceeded")
                 raise CloudFormationError("Throttling", "Rate exceeded")
             self._advance()
+            if service != "cloudformation":
+                return self.rollouts.handle(service, action, params)
             handler = getattr(self, f"_{action}", None)
             if handler is None:
                 raise CloudFormationError("InvalidAction", f"{action} is not part of this double")
@@ -323,6 +351,7 @@ class Double:
             ],
             "tags": _pairs(params, "Tags", "Key", "Value"),
             "parameters": _pairs(params, "Parameters", "ParameterKey", "ParameterValue"),
+            "rollback": _rollback_configuration(params),
         }
         return {"Id": change_set_id, "StackId": stack.id}
 
@@ -338,6 +367,8 @@ class Double:
         changes = change_set["changes"]
         more = start + CHANGES_PAGE < len(changes)
         described = {k: v for k, v in change_set.items() if k[0].isupper()}
+        if change_set["rollback"]:
+            described["RollbackConfiguration"] = change_set["rollback"]
         return {
             **described,
             "Changes": changes[start : start + CHANGES_PAGE],
@@ -355,6 +386,7 @@ class Double:
         status = "CREATE_IN_PROGRESS" if kind == "CREATE" else "UPDATE_IN_PROGRESS"
         self._apply(stack, {"status": status, "reason": "User Initiated"}, self._wall())
         self._schedule(stack, timeline)
+        self.rollouts.start(self.executions - 1)
 
     def _ExecuteChangeSet(self, params: dict[str, str]) -> dict[str, Any]:
         change_set = self._change_set(params)
@@ -363,6 +395,7 @@ class Double:
         stack = self._find(change_set["StackId"])
         stack.tags = change_set["tags"]
         stack.parameters = change_set["parameters"]
+        stack.rollback_configuration = change_set["rollback"]
         self._execute(stack, "CREATE" if stack.status == "REVIEW_IN_PROGRESS" else "UPDATE")
         change_set["ExecutionStatus"] = "EXECUTE_IN_PROGRESS"
         return {}
@@ -374,6 +407,7 @@ class Double:
             tags=_pairs(params, "Tags", "Key", "Value"),
             parameters=_pairs(params, "Parameters", "ParameterKey", "ParameterValue"),
             termination_protection=params.get("EnableTerminationProtection") == "true",
+            rollback_configuration=_rollback_configuration(params),
         )
         self.stacks[stack.id] = stack
         self._execute(stack, "CREATE")
@@ -385,6 +419,7 @@ class Double:
             raise CloudFormationError("ValidationError", "No updates are to be performed.")
         stack.tags = _pairs(params, "Tags", "Key", "Value")
         stack.parameters = _pairs(params, "Parameters", "ParameterKey", "ParameterValue")
+        stack.rollback_configuration = _rollback_configuration(params)
         self._execute(stack, "UPDATE")
         return {"StackId": stack.id}
 
@@ -435,6 +470,13 @@ class Double:
             return [call["action"] for call in self.calls]
 
 
+def _epoch(value: Any) -> float:
+    """JSON protocols send timestamps as epoch seconds."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def load_scenario(path: Path) -> dict[str, Any]:
     return dict(yaml.safe_load(path.read_text()))
 
@@ -452,7 +494,14 @@ class CloudFormationDouble:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                form = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
+                raw = self.rfile.read(length)
+                target = self.headers.get("X-Amz-Target", "")
+                if target:
+                    prefix, _, operation = target.partition(".")
+                    payload = json.loads(raw or b"{}")
+                    self._answer_json(TARGETS.get(prefix, prefix), operation, payload)
+                    return
+                form = parse_qs(raw.decode(), keep_blank_values=True)
                 params = {k: v[0] for k, v in form.items()}
                 action = params.pop("Action", "")
                 params.pop("Version", None)
@@ -476,6 +525,22 @@ class CloudFormationDouble:
                 self.send_response(status)
                 self.send_header("Content-Type", "text/xml")
                 self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _answer_json(self, service: str, action: str, params: dict[str, Any]) -> None:
+                """ECS and CodeDeploy: JSON 1.1, an error's code in `__type`."""
+                try:
+                    result: dict[str, Any] = double.handle(action, params, service)
+                    status = 200
+                except ServiceError as err:
+                    result = {"__type": err.code, "message": err.message}
+                    status = err.status
+                data = json.dumps(result, default=_epoch).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -18,6 +18,7 @@ from typing import Any
 from hybridless.config.loader import Document, Path_, dotted
 from hybridless.errors import ConfigError, Problem
 from hybridless.model import keys
+from hybridless.model.deployment import check_deployments
 from hybridless.model.events import FunctionContext, read_function
 from hybridless.model.images import check_dockerfile, read_build
 from hybridless.model.listeners import assign_priorities, check_routes, routed
@@ -26,10 +27,13 @@ from hybridless.model.types import (
     App,
     AutoScale,
     BuiltinRuntime,
+    EcsDeployment,
     EcsTask,
     Event,
     FileCopy,
+    FunctionDeployment,
     HealthCheck,
+    Hooks,
     HttpdEvent,
     Image,
     LambdaContainerEvent,
@@ -53,10 +57,13 @@ __all__ = [
     "App",
     "AutoScale",
     "BuiltinRuntime",
+    "EcsDeployment",
     "EcsTask",
     "Event",
     "FileCopy",
+    "FunctionDeployment",
     "HealthCheck",
+    "Hooks",
     "HttpdEvent",
     "Image",
     "LambdaContainerEvent",
@@ -171,6 +178,7 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
     for name in functions:
         events.extend(read_function(r, (*hyb, "functions", name), name, context))
     check_routes(r, events)
+    check_deployments(r, events)
     _check_network(r, events, vpc)
     _check_repositories(r, events, shared)
     if isinstance(vpc, NewVpc):

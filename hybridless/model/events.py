@@ -16,6 +16,7 @@ from typing import Any
 
 from hybridless.config.loader import Path_
 from hybridless.model import keys
+from hybridless.model.deployment import read_ecs_deployment, read_function_deployment, word_list
 from hybridless.model.images import (
     BUILTIN_HEALTH_ROUTE,
     CONTAINER,
@@ -234,6 +235,7 @@ def _event(
             timeout=function.timeout,
             trigger=_trigger(r, path, function),
             reserved_concurrency=r.optional_integer((*path, "reservedConcurrency"), 0, 100000),
+            deployment=read_function_deployment(r, path, kind),
             # A built-in runtime's image names the handler in its own CMD, in the form the
             # language's Lambda runtime resolves.
             command=(function.handler,) if function.handler and runtime is None else (),
@@ -251,6 +253,7 @@ def _event(
             **common,
             concurrency=r.integer((*path, "concurrency"), 1, 0, 1000),
             autoscale=_autoscale(r, (*path, "autoScale"), http=False),
+            deployment=read_ecs_deployment(r, path, kind, routing=None),
         )
     if kind == "scheduledTask":
         return ScheduledTaskEvent(
@@ -285,7 +288,7 @@ def _event_keys(r: Reader, path: Path_, kind: str) -> None:
     for key in list(r.mapping(path)):
         others = [k for k, allowed in keys.EVENTS.items() if key in allowed and k != kind]
         if key not in mine and key not in keys.NOT_YET[kind] and others:
-            r.fail((*path, key), f"applies to {' and '.join(others)} events, not {kind}")
+            r.fail((*path, key), f"applies to {word_list(others)} events, not {kind}")
     r.keys(path, mine | elsewhere, keys.NOT_YET[kind])
 
 
@@ -367,11 +370,12 @@ def _httpd(
     health_timeout = r.integer((*path, "healthCheckTimeout"), 10, 2, 120)
     if health_timeout >= interval:
         r.fail((*path, "healthCheckTimeout"), "must be shorter than healthCheckInterval")
+    routing = _routing(r, path, function.listener)
     return HttpdEvent(
         **common,
         concurrency=r.integer((*path, "concurrency"), 1, 0, 1000),
         port=listening[0],
-        routing=_routing(r, path, function.listener),
+        routing=routing,
         health=HealthCheck(
             path=listening[1],
             interval=interval,
@@ -388,6 +392,7 @@ def _httpd(
         ),
         deregistration_delay=r.integer((*path, "deregistrationDelay"), 30, 0, 3600),
         autoscale=_autoscale(r, (*path, "autoScale"), http=function.listener.existing_arn is None),
+        deployment=read_ecs_deployment(r, path, "httpd", routing),
     )
 
 
@@ -576,6 +581,7 @@ def _lambda(
         timeout=function.timeout,
         trigger=_trigger(r, path, function),
         reserved_concurrency=r.optional_integer((*path, "reservedConcurrency"), 0, 100000),
+        deployment=read_function_deployment(r, path, "lambda"),
     )
 
 

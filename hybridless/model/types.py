@@ -144,6 +144,62 @@ class AutoScale:
 
 
 @dataclass(frozen=True)
+class Hooks:
+    """Lambda functions a strategy runs around a traffic shift, each as written: the name of
+    one of the app's functions, or any function's name or ARN. `preTraffic` runs once the new
+    version is up and before production traffic reaches it; `postTraffic` once all of it has.
+    A hook that fails rolls the deployment back."""
+
+    pre_traffic: str | None = None
+    post_traffic: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.pre_traffic or self.post_traffic)
+
+
+@dataclass(frozen=True)
+class EcsDeployment:
+    """How an ECS service moves to a new revision, carried out by ECS itself
+    (`DeploymentConfiguration.Strategy`); CloudFormation waits for it and rolls back with it.
+
+    `rolling` replaces tasks in place within the percentages (`halfAtATime` is rolling at
+    50/100: half the tasks at a time, no extra capacity). `blueGreen`, `canary` and `linear`
+    start the new revision beside the old one behind an alternate target group and shift the
+    production listener rule's traffic to it: at once, a `canary_percent` first then the rest
+    after `interval_minutes`, or `linear_percent` every `interval_minutes`."""
+
+    strategy: str = "rolling"  # rolling | halfAtATime | blueGreen | canary | linear
+    minimum_healthy_percent: int = 100
+    maximum_percent: int = 200
+    circuit_breaker: bool = True  # with rollback
+    canary_percent: int = 10  # whole percentages: see deployment._step_percent
+    linear_percent: int = 20
+    interval_minutes: int = 5  # canary: before the rest; linear: between steps
+    bake_time_minutes: int | None = None  # None: ECS's default (15 for traffic shifting)
+    test_listener_port: int | None = None  # test traffic to the new revision (httpd)
+    hooks: Hooks = Hooks()
+    alarms: tuple[str, ...] = ()  # CloudWatch alarm names; one in ALARM rolls back
+
+    @property
+    def shifts_traffic(self) -> bool:
+        return self.strategy in ("blueGreen", "canary", "linear")
+
+
+@dataclass(frozen=True)
+class FunctionDeployment:
+    """How a Lambda function moves to a new version: a published version behind the alias
+    `live`, which CodeDeploy shifts all at once, a `percentage` first then the rest after
+    `interval_minutes` (canary), or `percentage` every `interval_minutes` (linear). Every
+    invoker points at the alias, so the shift is what callers see."""
+
+    strategy: str = "allAtOnce"  # allAtOnce | canary | linear
+    percentage: int = 10
+    interval_minutes: int = 5
+    alarms: tuple[str, ...] = ()
+    hooks: Hooks = Hooks()
+
+
+@dataclass(frozen=True)
 class EcsTask:
     """What every ECS event needs to start a task."""
 
@@ -191,6 +247,7 @@ class HttpdEvent(_EcsEvent):
     health: HealthCheck
     deregistration_delay: int
     autoscale: AutoScale | None = None
+    deployment: EcsDeployment = EcsDeployment()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +256,7 @@ class ProcessEvent(_EcsEvent):
 
     concurrency: int
     autoscale: AutoScale | None = None
+    deployment: EcsDeployment = EcsDeployment()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,6 +274,7 @@ class _FunctionEvent(_Event):
     timeout: int
     trigger: Trigger = field(default_factory=lambda: Trigger("none"))
     reserved_concurrency: int | None = None
+    deployment: FunctionDeployment | None = None  # None: invokers call the function itself
 
 
 @dataclass(frozen=True, kw_only=True)

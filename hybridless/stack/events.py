@@ -50,12 +50,15 @@ class Poller:
         self.clock = clock
         self._jitter = jitter
 
-    def wait(self, progressed: bool, near_end: bool = False) -> None:
+    def wait(self, progressed: bool, near_end: bool = False, at_most: float | None = None) -> None:
+        """Sleep until the next poll; `at_most` wakes it earlier for something due sooner (a
+        rollout to look at), without changing the pace."""
         if progressed or near_end:
             self.delay = self.fastest
         else:
             self.delay = min(self.slowest, self.delay * 1.5)
-        self._sleep(self.delay * self._jitter(0.8, 1.2))
+        pause = self.delay * self._jitter(0.8, 1.2)
+        self._sleep(pause if at_most is None else max(0.0, min(pause, at_most)))
 
     def throttled(self) -> None:
         self.delay = min(self.slowest * 4, max(self.delay, self.fastest) * 2)
@@ -155,7 +158,11 @@ class Followed:
 
 @dataclass
 class Follower:
-    """Prints each new event of a stack and of every nested stack it reaches, oldest first."""
+    """Prints each new event of a stack and of every nested stack it reaches, oldest first.
+
+    It also keeps each resource's newest event (`latest`, by label and logical id) and the time
+    of the first event it printed (`began`, CloudFormation's clock): what the rollout watcher
+    needs to know which services and aliases are changing, and since when."""
 
     cloudformation: Any
     stack_name: str
@@ -164,6 +171,8 @@ class Follower:
     failures: list[dict[str, Any]] = field(default_factory=list)
     settled: set[str] = field(default_factory=set)
     stacks: list[Followed] = field(default_factory=list)
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+    began: datetime | None = None
 
     def __post_init__(self) -> None:
         self.stacks = [Followed(self.stack_name, "", self.seen)]
@@ -188,9 +197,13 @@ class Follower:
         fresh.sort(key=lambda pair: pair[1]["Timestamp"])
         for followed, event in fresh:
             self.reporter.stack_event(event, label=followed.label)
+            if self.began is None:
+                self.began = event["Timestamp"]
+            labelled = {**event, "Label": followed.label}
+            self.latest[f"{followed.label}{event['LogicalResourceId']}"] = labelled
             status = str(event["ResourceStatus"])
             if status.endswith("_FAILED"):
-                self.failures.append({**event, "Label": followed.label})
+                self.failures.append(labelled)
             if not followed.label and status.endswith(("_COMPLETE", "_FAILED", "_SKIPPED")):
                 self.settled.add(str(event["LogicalResourceId"]))
         return len(fresh)

@@ -20,7 +20,10 @@ Two methods reach the same end:
   as "no changes" before calling UpdateStack.
 
 Events are printed as they appear, nested stacks included (events.py); when the stack ends
-anywhere but `*_COMPLETE`, the message names the root cause.
+anywhere but `*_COMPLETE`, the message names the root cause. While this deploy's change runs,
+the rollouts of ECS services and traffic-shifted aliases are followed too (rollout.py): their
+progress is printed, a failed one's own reason joins the root cause, and a stack that ends
+`*_COMPLETE` over a rollout seen failing is no success.
 
 `hybridless remove` deletes the stack through `delete_stack`, followed the same way until it is
 gone, or stuck with the resources that failed named.
@@ -54,7 +57,9 @@ from hybridless.stack.events import (
     is_echo,
     is_throttling,
     rollback_failures,
+    root_cause,
 )
+from hybridless.stack.rollout import Rollouts, Sources, with_reason
 
 __all__ = ["Deletion", "Poller", "Request", "StackResult", "delete_stack", "deploy_stack"]
 
@@ -176,8 +181,14 @@ def change_set_name(deployment_id: str) -> str:
 
 
 def deploy_stack(
-    cloudformation: Any, request: Request, reporter: Reporter, poller: Poller | None = None
+    cloudformation: Any,
+    request: Request,
+    reporter: Reporter,
+    poller: Poller | None = None,
+    rollouts: Sources | None = None,
 ) -> StackResult:
+    """Bring the stack to the request's template; `rollouts` says where to follow the rollouts
+    of ECS services and traffic-shifted aliases (none: CloudFormation's events only)."""
     poller = poller or Poller()
     limit = request.timeout_minutes * 60 if request.timeout_minutes else WAIT_LIMIT_SECONDS
     deadline = poller.clock() + limit
@@ -209,7 +220,14 @@ def deploy_stack(
             result = _change_set(cloudformation, request, kind, reporter, poller, operation)
         if result.executed and result.changed:
             result.status = _follow(
-                cloudformation, request, seen, reporter, poller, deadline, len(result.changes)
+                cloudformation,
+                request,
+                seen,
+                reporter,
+                poller,
+                deadline,
+                len(result.changes),
+                rollouts,
             )
     except KeyboardInterrupt:
         if not operation.started:
@@ -281,10 +299,15 @@ def _watch(
     deadline: float,
     seen: set[str] | None = None,
     expected: int = 0,
+    rollouts: Rollouts | None = None,
 ) -> Watched:
     """Print each new event once, in order, until the stack leaves *_IN_PROGRESS or the deadline
     passes. `expected` is how many resources the change touches: once that many have settled,
-    the end is near and polling speeds up again. Throttling slows polling down, never stops it."""
+    the end is near and polling speeds up again. Throttling slows polling down, never stops it.
+    A rollout that moves counts as progress, and one due for a look wakes the loop.
+
+    Once the stack is seen settled its events are read once more: those written between the
+    last read and the settling (often the last resources' and the stack's own) are not lost."""
     if seen is None:
         seen = event_ids(cloudformation, stack_name)
     follower = Follower(cloudformation, stack_name, reporter, seen)
@@ -292,12 +315,15 @@ def _watch(
         try:
             progressed = follower.poll()
             stack = describe_stack(cloudformation, stack_name) or {}
+            status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
+            if not status.endswith("_IN_PROGRESS"):
+                follower.poll()
         except ClientError as err:
             if not is_throttling(err):
                 raise
             poller.throttled()
             continue
-        status = str(stack.get("StackStatus", "DELETE_COMPLETE"))
+        moved = rollouts.follow(follower.latest, follower.began) if rollouts else False
         if not status.endswith("_IN_PROGRESS"):
             return Watched(status, False, follower)
         if poller.clock() > deadline:
@@ -305,7 +331,11 @@ def _watch(
         near_end = status.endswith("_CLEANUP_IN_PROGRESS") or (
             expected > 0 and len(follower.settled - {stack_name}) >= expected
         )
-        poller.wait(progressed=bool(progressed), near_end=near_end)
+        poller.wait(
+            progressed=bool(progressed) or moved,
+            near_end=near_end,
+            at_most=rollouts.due_in() if rollouts else None,
+        )
 
 
 def _settle(
@@ -610,15 +640,30 @@ def _follow(
     poller: Poller,
     deadline: float,
     expected: int = 0,
+    sources: Sources | None = None,
 ) -> str:
     """Follow the change this deploy made until the stack settles; returns its status, or
-    fails with the root cause (and stops the change if the time limit runs out)."""
+    fails with the root cause (and stops the change if the time limit runs out). A rollout
+    this change started and that was seen failing makes it fail even when CloudFormation
+    reports success: the deploy says what ran, not what CloudFormation concluded."""
     name = request.stack_name
-    watched = _watch(cloudformation, name, reporter, poller, deadline, seen, expected)
+    rollouts = Rollouts(sources, reporter, poller.clock) if sources else None
+    watched = _watch(cloudformation, name, reporter, poller, deadline, seen, expected, rollouts)
     if watched.timed_out:
         raise PhaseError("update", _give_up(cloudformation, request, watched.status, reporter))
+    failures = watched.follower.failures
     if watched.status not in SUCCESS:
-        raise PhaseError("update", failure_message(name, watched.status, watched.follower.failures))
+        message = failure_message(name, watched.status, failures)
+        if rollouts is not None:
+            message = with_reason(message, rollouts.explain(root_cause(failures, name)))
+        raise PhaseError("update", message)
+    broken = rollouts.broken() if rollouts is not None else ""
+    if broken:
+        raise PhaseError(
+            "update",
+            f"stack {name} ended {watched.status}, but a rollout this update started failed: "
+            f"{broken}",
+        )
     return watched.status
 
 

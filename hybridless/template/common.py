@@ -8,6 +8,8 @@ from typing import Any
 
 from hybridless.model import App
 
+LAMBDA_ARN_PREFIX = ":lambda:"
+
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -148,3 +150,34 @@ def unique(values: Iterable[Any]) -> list[Any]:
         if value not in out:
             out.append(value)
     return out
+
+
+@dataclass(frozen=True)
+class HookFunction:
+    """A strategy's hook as the template needs it: its ARN (ECS takes that) and its name
+    (CodeDeploy's alias update takes that)."""
+
+    arn: Any
+    name: str
+
+
+def hook_function(app: App, target: str) -> HookFunction:
+    """One of the app's own functions when `target` names one (its first Lambda event), else
+    the function `target` names or is the ARN of, in this account and region."""
+    for event in app.function_events:
+        if event.function == target:
+            logical_id = f"{prefix(event.function, event.index)}Function"
+            return HookFunction(get_att(logical_id, "Arn"), function_name(app, event))
+    if target.startswith("arn:"):
+        return HookFunction(target, target.split(":function:", 1)[-1])
+    return HookFunction(
+        sub(
+            f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{target}"
+        ),
+        target,
+    )
+
+
+def function_name(app: App, event: Any) -> str:
+    """The physical name of a Lambda event's function (Lambda allows 64 characters)."""
+    return resource_name(app, event.function, event.index)[:64]

@@ -1,14 +1,28 @@
 """ECS: HTTP services (`httpd`), workers (`process`) and scheduled tasks (`scheduledTask`).
 
 Every ECS event runs a task definition on the app's cluster (or `ecsClusterArn`). Services
-get the deployment circuit breaker with rollback, so a broken image fails the deploy in
-minutes and ECS returns the service to the running revision instead of CloudFormation waiting
-for hours. A service sends exactly one of `LaunchType` and `CapacityProviderStrategy`: ECS
-refuses both.
+get the deployment circuit breaker with rollback (unless `circuitBreaker: false`), so a
+broken image fails the deploy in minutes and ECS returns the service to the running revision
+instead of CloudFormation waiting for hours. A service sends exactly one of `LaunchType` and
+`CapacityProviderStrategy`: ECS refuses both.
 
-Three roles, none depending on Lambda's: the execution role pulls images and writes logs; the
-task role is what the code may do (`provider.iam.role.statements`); a schedule's own role may
-start its task and hand over those two roles, which the execution role alone cannot.
+How a service moves to a new revision (`deployment:`) is left to ECS's own strategies, not to
+CodeDeploy. CodeDeploy would take the service over as task sets, which CloudFormation drives
+only through the `AWS::CodeDeployBlueGreen` transform (and a template with a transform cannot
+be split into nested stacks), and without the circuit breaker. With ECS's strategies the
+service stays an ordinary service: CloudFormation waits for its deployment, and a deployment
+that fails (circuit breaker, alarm, hook) is rolled back by ECS and fails the stack update.
+Rolling, and `halfAtATime` (rolling at 50/100), replace tasks in place and need nothing more.
+`blueGreen`, `canary` and `linear` start the new revision behind a second target group, and
+ECS moves the weights of the event's production rule (and of its test rule) between the two,
+with a role of the app's that carries ECS's managed policy for load balancers; hooks are
+invoked with another role that may invoke exactly the hook functions. A default `deployment:`
+renders what services always had, so existing apps redeploy with an empty change set.
+
+Three roles for the tasks, none depending on Lambda's: the execution role pulls images and
+writes logs; the task role is what the code may do (`provider.iam.role.statements`); a
+schedule's own role may start its task and hand over those two roles, which the execution role
+alone cannot.
 """
 
 from __future__ import annotations
@@ -25,12 +39,14 @@ from hybridless.model import (
     ScheduledTaskEvent,
     assign_priorities,
 )
-from hybridless.model.types import EcsEvent
-from hybridless.template.balancers import Balancer, add_rules, balancer_of
+from hybridless.model.types import EcsDeployment, EcsEvent
+from hybridless.template.balancers import Balancer, add_rules, add_test_rule, balancer_of
 from hybridless.template.common import (
+    HookFunction,
     Template,
     environment_list,
     get_att,
+    hook_function,
     log_group,
     prefix,
     ref,
@@ -38,6 +54,7 @@ from hybridless.template.common import (
     role,
     schedule_rule,
     sub,
+    unique,
 )
 from hybridless.template.network import Placement
 
@@ -51,6 +68,13 @@ HEALTH_CHECK_GRACE_SECONDS = 60
 # An image's architecture (docker's name) as ECS's task definitions and EC2 instances say it.
 ECS_CPU = {"amd64": "X86_64", "arm64": "ARM64"}
 INSTANCE_CPU = {"amd64": "x86_64", "arm64": "arm64"}
+TRAFFIC_ROLE = "EcsTrafficShiftRole"
+HOOK_ROLE = "EcsHookRole"
+STRATEGIES = {"blueGreen": "BLUE_GREEN", "canary": "CANARY", "linear": "LINEAR"}
+# The new revision is up with the test traffic on it and production traffic not yet; then all
+# production traffic has moved.
+PRE_TRAFFIC_STAGE = "POST_TEST_TRAFFIC_SHIFT"
+POST_TRAFFIC_STAGE = "POST_PRODUCTION_TRAFFIC_SHIFT"
 SCALE_METRICS = {
     "cpu": "ECSServiceAverageCPUUtilization",
     "memory": "ECSServiceAverageMemoryUtilization",
@@ -87,6 +111,7 @@ def add_ecs(
     )
     template.add(TASK_ROLE, role("ecs-tasks.amazonaws.com", [], app.iam_statements))
     template.add(SERVICE_SG, _service_security_group(app, placement, balancers))
+    _add_deployment_roles(template, app)
     priorities = assign_priorities(app.events)
     for event in events:
         image = images[event.task.image.name]
@@ -125,6 +150,50 @@ def _service_security_group(
     if ingress:
         properties["SecurityGroupIngress"] = ingress
     return {"Type": "AWS::EC2::SecurityGroup", "Properties": properties}
+
+
+def _add_deployment_roles(template: Template, app: App) -> None:
+    """One role per app for each thing ECS does on the app's behalf during deployments, made
+    only when some service needs it."""
+    deployments = [e.deployment for e in app.ecs_events if not isinstance(e, ScheduledTaskEvent)]
+    if any(d.shifts_traffic for d in deployments):
+        template.add(
+            TRAFFIC_ROLE,
+            role("ecs.amazonaws.com", ["AmazonECSInfrastructureRolePolicyForLoadBalancers"]),
+        )
+    hooks = unique(
+        _invocable(hook_function(app, target)) for d in deployments for target, _ in _hooks(d)
+    )
+    if hooks:
+        template.add(
+            HOOK_ROLE,
+            role(
+                "ecs.amazonaws.com",
+                [],
+                [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": hooks}],
+                policy_name="invoke-hooks",
+            ),
+        )
+
+
+def _hooks(deployment: EcsDeployment) -> list[tuple[str, str]]:
+    """(function as written, lifecycle stage) of each hook the deployment has."""
+    stages = (
+        (deployment.hooks.pre_traffic, PRE_TRAFFIC_STAGE),
+        (deployment.hooks.post_traffic, POST_TRAFFIC_STAGE),
+    )
+    return [(target, stage) for target, stage in stages if target]
+
+
+def _invocable(hook: HookFunction) -> Any:
+    """The hook's ARN as the role allows it, spelled from the function's name even for the
+    app's own functions: a reference from this shared role would keep their resources in the
+    root stack when the template is split."""
+    if isinstance(hook.arn, str):
+        return hook.arn
+    return sub(
+        f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{hook.name}"
+    )
 
 
 def _cluster(event: EcsEvent) -> Any:
@@ -219,39 +288,68 @@ def _add_http_service(
     priorities: Mapping[tuple[str, int, int], int],
 ) -> None:
     p = prefix(event.function, event.index)
-    health = event.health
-    target_group = template.add(
-        f"{p}TargetGroup",
-        {
-            "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
-            "Properties": {
-                "Port": event.port,
-                "Protocol": "HTTP",
-                "TargetType": "ip",
-                "VpcId": placement.vpc_id,
-                "HealthCheckPath": health.path,
-                "HealthCheckIntervalSeconds": health.interval,
-                "HealthCheckTimeoutSeconds": health.timeout,
-                "HealthyThresholdCount": health.healthy_count,
-                "UnhealthyThresholdCount": health.unhealthy_count,
-                "Matcher": {"HttpCode": health.status_code},
-                "TargetGroupAttributes": [
-                    {
-                        "Key": "deregistration_delay.timeout_seconds",
-                        "Value": str(event.deregistration_delay),
-                    }
-                ],
-            },
-        },
-        event.function,
+    target_group = template.add(f"{p}TargetGroup", _target_group(event, placement), event.function)
+    alternate = None
+    if event.deployment.shifts_traffic:
+        alternate = template.add(
+            f"{p}AlternateTargetGroup", _target_group(event, placement), event.function
+        )
+    rules = add_rules(
+        template, event, event.routing, target_group, priorities, p, event.function, alternate
     )
-    rules = add_rules(template, event, event.routing, target_group, priorities, p, event.function)
-    load_balancer = {
+    load_balancer: dict[str, Any] = {
         "ContainerName": CONTAINER_NAME,
         "ContainerPort": event.port,
         "TargetGroupArn": ref(target_group),
     }
+    if alternate is not None:
+        test_rule = None
+        if event.deployment.test_listener_port is not None:
+            test_rule = add_test_rule(template, event, target_group, alternate, priorities, p)
+        load_balancer["AdvancedConfiguration"] = _advanced_configuration(
+            alternate, rules[0], test_rule
+        )
+        rules = rules[1:]  # the rules named there are waited for already
     _add_service(template, app, event, task, placement, event.concurrency, load_balancer, rules)
+
+
+def _target_group(event: HttpdEvent, placement: Placement) -> dict[str, Any]:
+    health = event.health
+    return {
+        "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "Properties": {
+            "Port": event.port,
+            "Protocol": "HTTP",
+            "TargetType": "ip",
+            "VpcId": placement.vpc_id,
+            "HealthCheckPath": health.path,
+            "HealthCheckIntervalSeconds": health.interval,
+            "HealthCheckTimeoutSeconds": health.timeout,
+            "HealthyThresholdCount": health.healthy_count,
+            "UnhealthyThresholdCount": health.unhealthy_count,
+            "Matcher": {"HttpCode": health.status_code},
+            "TargetGroupAttributes": [
+                {
+                    "Key": "deregistration_delay.timeout_seconds",
+                    "Value": str(event.deregistration_delay),
+                }
+            ],
+        },
+    }
+
+
+def _advanced_configuration(
+    alternate: str, production_rule: str, test_rule: str | None
+) -> dict[str, Any]:
+    """The rules whose weights ECS moves between the two target groups."""
+    config: dict[str, Any] = {
+        "AlternateTargetGroupArn": ref(alternate),
+        "ProductionListenerRule": ref(production_rule),
+    }
+    if test_rule:
+        config["TestListenerRule"] = ref(test_rule)
+    config["RoleArn"] = get_att(TRAFFIC_ROLE, "Arn")
+    return config
 
 
 def _add_service(
@@ -271,11 +369,7 @@ def _add_service(
         "TaskDefinition": ref(task),
         "PropagateTags": "SERVICE",
         "EnableECSManagedTags": True,
-        "DeploymentConfiguration": {
-            "MaximumPercent": 200,
-            "MinimumHealthyPercent": 100,
-            "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
-        },
+        "DeploymentConfiguration": _deployment_configuration(app, event.deployment),
         "NetworkConfiguration": _network_configuration(placement),
     }
     if event.autoscale is None:
@@ -292,6 +386,46 @@ def _add_service(
     template.output(f"{p}ServiceName", get_att(name, "Name"), f"{event.function}: ECS service")
     if event.autoscale:
         _add_autoscaling(template, event, name, event.autoscale)
+
+
+def _deployment_configuration(app: App, deployment: EcsDeployment) -> dict[str, Any]:
+    """The percentages stay for every strategy: ECS also keeps to them when it replaces tasks
+    outside a deployment. The strategy is always named, rolling too: a service that ran
+    blue/green goes back to rolling only when told to, and a template without the key would
+    leave it as it was."""
+    breaker = deployment.circuit_breaker
+    config: dict[str, Any] = {
+        "MaximumPercent": deployment.maximum_percent,
+        "MinimumHealthyPercent": deployment.minimum_healthy_percent,
+        "DeploymentCircuitBreaker": {"Enable": breaker, "Rollback": breaker},
+    }
+    config["Strategy"] = STRATEGIES.get(deployment.strategy, "ROLLING")
+    if deployment.strategy == "canary":
+        config["CanaryConfiguration"] = {
+            "CanaryPercent": deployment.canary_percent,
+            "CanaryBakeTimeInMinutes": deployment.interval_minutes,
+        }
+    elif deployment.strategy == "linear":
+        config["LinearConfiguration"] = {
+            "StepPercent": deployment.linear_percent,
+            "StepBakeTimeInMinutes": deployment.interval_minutes,
+        }
+    if deployment.bake_time_minutes is not None:
+        config["BakeTimeInMinutes"] = deployment.bake_time_minutes
+    if deployment.alarms:
+        config["Alarms"] = {"AlarmNames": list(deployment.alarms), "Enable": True, "Rollback": True}
+    hooks = [
+        {
+            "HookTargetArn": hook_function(app, target).arn,
+            "LifecycleStages": [stage],
+            "RoleArn": get_att(HOOK_ROLE, "Arn"),
+            "TargetType": "AWS_LAMBDA",
+        }
+        for target, stage in _hooks(deployment)
+    ]
+    if hooks:
+        config["LifecycleHooks"] = hooks
+    return config
 
 
 def _add_autoscaling(

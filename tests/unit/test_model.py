@@ -365,37 +365,25 @@ LAMBDA_ZIP_APP = LAMBDA_APP.replace(
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "key"),
+    ("text", "strategy"),
     [
-        (
-            HTTPD_APP + "          deployment: {strategy: blueGreen}\n",
-            12,
-            "hybridless.functions.Web.events[0].deployment",
-        ),
+        (HTTPD_APP + "          deployment: {strategy: blueGreen}\n", "blueGreen"),
         (
             HTTPD_APP.replace("eventType: httpd", "eventType: process")
-            + "          deployment: {strategy: rolling}\n",
-            12,
-            "hybridless.functions.Web.events[0].deployment",
+            + "          deployment: {strategy: halfAtATime}\n",
+            "halfAtATime",
         ),
-        (
-            LAMBDA_APP + "          deployment: {strategy: canary}\n",
-            8,
-            "hybridless.functions.Worker.events[0].deployment",
-        ),
-        (
-            LAMBDA_ZIP_APP + "          deployment: {strategy: linear}\n",
-            9,
-            "hybridless.functions.Worker.events[0].deployment",
-        ),
+        (LAMBDA_APP + "          deployment: {strategy: canary}\n", "canary"),
+        (LAMBDA_ZIP_APP + "          deployment: {strategy: linear}\n", "linear"),
     ],
 )
-def test_documented_but_unsupported_keys_are_refused_by_name(
-    tmp_path: Path, text: str, line: int, key: str
+def test_deployment_blocks_once_refused_are_read_into_the_event(
+    tmp_path: Path, text: str, strategy: str
 ) -> None:
-    found = problems(tmp_path, text)
+    (event,) = build(tmp_path, text).events
 
-    assert found == [(line, key, "is part of the documented model but not supported yet")]
+    assert event.deployment is not None
+    assert event.deployment.strategy == strategy
 
 
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"

@@ -24,6 +24,7 @@ from hybridless.config.loader import Path_, load_document, parse_document
 from hybridless.config.variables import resolve_variables
 from hybridless.errors import ConfigError
 from hybridless.model import Overrides, build_app, keys
+from hybridless.model import deployment as model_deployment
 from hybridless.model import events as model_events
 from hybridless.model import images as model_images
 from hybridless.schema import schema
@@ -201,6 +202,29 @@ def test_auto_scaling_takes_the_model_s_keys(kind: str) -> None:
     assert all(b["additionalProperties"] is False for b in branches)
 
 
+DEPLOYMENT_KEYS = {
+    "httpd": keys.ECS_DEPLOYMENT,
+    "process": keys.ECS_DEPLOYMENT,
+    "lambdaContainer": keys.FUNCTION_DEPLOYMENT,
+    "lambda": keys.FUNCTION_DEPLOYMENT,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(k for k in keys.EVENTS if "deployment" in keys.EVENTS[k]))
+def test_deployment_takes_the_model_s_keys(kind: str) -> None:
+    deployment = event_kinds()[kind]["properties"]["deployment"]
+    branches = [b for b in expand(deployment) if "properties" in b]
+    assert {frozenset(b["properties"]) for b in branches} == {DEPLOYMENT_KEYS[kind]}
+    assert all(b["additionalProperties"] is False for b in branches)
+    hooks = [b for b in expand(branches[0]["properties"]["hooks"]) if "properties" in b]
+    assert {frozenset(b["properties"]) for b in hooks} == {keys.HOOKS}
+    assert all(b["additionalProperties"] is False for b in hooks)
+
+
+def test_the_events_that_take_a_deployment_are_the_model_s() -> None:
+    assert set(DEPLOYMENT_KEYS) == {k for k in keys.EVENTS if "deployment" in keys.EVENTS[k]}
+
+
 def test_keys_the_tool_refuses_for_now_are_not_offered() -> None:
     refused = set().union(*keys.NOT_YET.values())
     offered = set()
@@ -283,6 +307,10 @@ def test_names_and_arns_have_the_model_s_patterns() -> None:
         model_events.CERTIFICATE_ARN.pattern
     }
     assert patterns((*LAMBDA, "runtime"), EVENT_DOC) == {model_events.LAMBDA_RUNTIME.pattern}
+    hook_patterns = {model_deployment.HOOK_ARN.pattern, model_deployment.HOOK_NAME.pattern}
+    for event in (HTTPD, LAMBDA):
+        for hook in sorted(keys.HOOKS):
+            assert patterns((*event, "deployment", "hooks", hook), EVENT_DOC) == hook_patterns
 
 
 def enum_of(node: Any) -> list[Any]:
@@ -302,6 +330,10 @@ def test_choices_are_the_model_s() -> None:
         model_events.AUTOSCALE_METRICS[:2]
     )
     assert enum_of(DEFINITIONS["platform"]) == list(model_images.PLATFORMS)
+    ecs = DEFINITIONS["ecsDeployment"]["properties"]["strategy"]
+    assert enum_of(ecs) == list(model_deployment.ECS_STRATEGIES)
+    function = DEFINITIONS["functionDeployment"]["properties"]["strategy"]
+    assert enum_of(function) == list(model_deployment.FUNCTION_STRATEGIES)
     fargate = [
         rule["then"]["properties"]["cpu"]
         for rule in event_kinds()["httpd"]["allOf"]
@@ -331,7 +363,14 @@ RANGE_DOC: dict[str, Any] = {
                         "healthCheckInterval": 300,
                         "healthCheckTimeout": 2,
                         "routes": [{"path": "/x", "priority": 5}],
-                        "autoScale": {"min": 0, "max": 1000, "metric": "requests"},
+                        "autoScale": {"min": 0, "max": 1000, "metric": "cpu"},
+                        "deployment": {
+                            "strategy": "canary",
+                            "canaryPercent": 10,
+                            "intervalMinutes": 5,
+                            "bakeTimeMinutes": 10,
+                            "testListenerPort": 8443,
+                        },
                     },
                     {
                         "eventType": "scheduledTask",
@@ -339,11 +378,38 @@ RANGE_DOC: dict[str, Any] = {
                         "ec2LaunchType": True,
                         "schedulerRate": "rate(1 hour)",
                     },
+                    {
+                        "eventType": "process",
+                        "runtime": "container",
+                        "ec2LaunchType": True,
+                        "deployment": {"minimumHealthyPercent": 50, "maximumPercent": 150},
+                    },
+                    {
+                        "eventType": "httpd",
+                        "runtime": "container",
+                        "ec2LaunchType": True,
+                        "routes": [{"path": "/y", "priority": 6}],
+                        "deployment": {"strategy": "linear", "linearPercent": 20},
+                    },
+                    {
+                        # requests per target: with a rolling deployment only
+                        "eventType": "httpd",
+                        "runtime": "container",
+                        "ec2LaunchType": True,
+                        "routes": [{"path": "/z", "priority": 7}],
+                        "autoScale": {"min": 0, "max": 1000, "metric": "requests"},
+                    },
                 ],
             },
             "Fn": {
                 "handler": "app.handler",
-                "events": [{"eventType": "lambda", "runtime": "python3.12"}],
+                "events": [
+                    {
+                        "eventType": "lambda",
+                        "runtime": "python3.12",
+                        "deployment": {"strategy": "canary", "percentage": 10},
+                    }
+                ],
             },
         }
     },
@@ -368,11 +434,20 @@ RANGES: list[Path_] = [
         )
     ],
     (*WEB, "events", 0, "routes", 0, "priority"),
-    (*WEB, "events", 0, "autoScale", "min"),
-    (*WEB, "events", 0, "autoScale", "max"),
-    (*WEB, "events", 0, "autoScale", "targetValue"),
+    (*WEB, "events", 4, "autoScale", "min"),
+    (*WEB, "events", 4, "autoScale", "max"),
+    (*WEB, "events", 4, "autoScale", "targetValue"),
     (*WEB, "events", 1, "concurrency"),
+    *[
+        (*WEB, "events", 0, "deployment", key)
+        for key in ("canaryPercent", "intervalMinutes", "bakeTimeMinutes", "testListenerPort")
+    ],
+    (*WEB, "events", 2, "deployment", "minimumHealthyPercent"),
+    (*WEB, "events", 2, "deployment", "maximumPercent"),
+    (*WEB, "events", 3, "deployment", "linearPercent"),
     ("hybridless", "functions", "Fn", "events", 0, "reservedConcurrency"),
+    ("hybridless", "functions", "Fn", "events", 0, "deployment", "percentage"),
+    ("hybridless", "functions", "Fn", "events", 0, "deployment", "intervalMinutes"),
     ("hybridless", "buildConcurrency"),
     ("hybridless", "keepPrevious"),
 ]
@@ -417,6 +492,36 @@ def test_integer_ranges_are_the_model_s(tmp_path: Path, path: Path_) -> None:
     assert schema_says == model_says == (True, True, False, False), values
 
 
+@pytest.mark.parametrize(
+    ("event", "key"), [(0, "canaryPercent"), (3, "linearPercent")], ids=["canary", "linear"]
+)
+def test_steps_are_whole_percentages_as_in_the_model(tmp_path: Path, event: int, key: str) -> None:
+    """cfn-lint's multipleOf 0.1 check refuses about a third of the tenths (12.7, 33.3, 1.2)
+    through floating-point error, so both take whole percentages only."""
+    path = (*WEB, "events", event, "deployment", key)
+    values: list[Any] = [3, 12, 33, 100, 12.7, 33.3, 1.2, 12.5, 3.5, "12"]
+    schema_says = [not errors(with_value(path, value)) for value in values]
+    model_says = [model_accepts(tmp_path, with_value(path, value)) for value in values]
+    assert schema_says == model_says == [True] * 4 + [False] * 6
+
+
+@pytest.mark.parametrize("strategy", ["blueGreen", "canary", "linear"])
+def test_requests_per_target_with_a_traffic_shift_is_refused_as_in_the_model(
+    tmp_path: Path, strategy: str
+) -> None:
+    """The request count is read from one target group, and a traffic shift moves the
+    service to the alternate one every other deploy."""
+    autoscale = (*WEB, "events", 4, "autoScale", "metric")
+    data = with_value((*WEB, "events", 4, "deployment"), {"strategy": strategy})
+
+    assert errors(data) == [(list(autoscale), "not")]
+    assert not model_accepts(tmp_path, data)
+    for metric in ("cpu", "memory"):
+        fine = with_value_in(data, autoscale, metric)
+        assert errors(fine) == []
+        assert model_accepts(tmp_path, fine)
+
+
 DEFAULTS_DOC: dict[str, Any] = {
     "service": "shop",
     "provider": {
@@ -429,14 +534,15 @@ DEFAULTS_DOC: dict[str, Any] = {
         "functions": {
             "Web": {
                 "events": [
-                    {"eventType": "httpd", "runtime": "container", "autoScale": {}},
+                    {"eventType": "httpd", "runtime": "container", "autoScale": {},
+                     "deployment": {}},
                     {"eventType": "scheduledTask", "runtime": "container",
                      "schedulerRate": "rate(1 hour)"},
                 ]
             },
             "Fn": {
                 "handler": "app.handler",
-                "events": [{"eventType": "lambda", "runtime": "python3.12"}],
+                "events": [{"eventType": "lambda", "runtime": "python3.12", "deployment": {}}],
             },
         }
     },
@@ -451,7 +557,10 @@ def test_defaults_are_the_model_s(tmp_path: Path) -> None:
     httpd, task, zipped = app.events
     assert isinstance(httpd, model.HttpdEvent) and httpd.autoscale
     assert isinstance(task, model.ScheduledTaskEvent) and isinstance(zipped, model.LambdaEvent)
+    assert zipped.deployment is not None
     web, http = ("hybridless", "functions", "Web"), (*WEB, "events", 0)
+    rollout, shift = (*http, "deployment"), ("hybridless", "functions", "Fn", "events", 0,
+                                             "deployment")  # fmt: skip
     expected: dict[Path_, Any] = {
         ("provider", "stage"): app.stage,
         ("provider", "deploymentMethod"): app.deployment_method,
@@ -477,6 +586,16 @@ def test_defaults_are_the_model_s(tmp_path: Path) -> None:
         (*http, "healthCheckStatusCode"): httpd.health.status_code,
         (*http, "autoScale", "min"): httpd.autoscale.min,
         (*http, "autoScale", "metric"): httpd.autoscale.metric,
+        (*rollout, "strategy"): httpd.deployment.strategy,
+        (*rollout, "minimumHealthyPercent"): httpd.deployment.minimum_healthy_percent,
+        (*rollout, "maximumPercent"): httpd.deployment.maximum_percent,
+        (*rollout, "circuitBreaker"): httpd.deployment.circuit_breaker,
+        (*rollout, "canaryPercent"): httpd.deployment.canary_percent,
+        (*rollout, "linearPercent"): httpd.deployment.linear_percent,
+        (*rollout, "intervalMinutes"): httpd.deployment.interval_minutes,
+        (*shift, "strategy"): zipped.deployment.strategy,
+        (*shift, "percentage"): zipped.deployment.percentage,
+        (*shift, "intervalMinutes"): zipped.deployment.interval_minutes,
         (*web, "events", 1, "concurrency"): task.task_count,
         ("hybridless", "functions", "Fn", "events", 0, "protocol"): zipped.trigger.protocol,
         ("hybridless", "buildConcurrency"): app.build_concurrency,
@@ -652,6 +771,11 @@ hybridless:
 API_EVENT = ("hybridless", "functions", "Api", "events", 0)
 
 
+def second_event(keys: str) -> tuple[str, str]:
+    """A change to MINIMAL adding a second event to Api, written as its flow-mapping keys."""
+    return "python3.12}", "python3.12}\n        - {" + keys + "}"
+
+
 def test_a_minimal_document_is_valid() -> None:
     assert errors(parse_document(MINIMAL, "x.yml").data) == []
 
@@ -673,9 +797,91 @@ def test_a_minimal_document_is_valid() -> None:
         (("service: shop\n", ""), [], "required"),
         (("service: shop", "service: Shop"), ["service"], "anyOf"),
         (
-            ("python3.12}", "python3.12, deployment: {strategy: canary}}"),
-            list(API_EVENT),
+            ("python3.12}", "python3.12, deployment: {strategy: canary, canaryPercent: 10}}"),
+            [*API_EVENT, "deployment"],
             "additionalProperties",
+        ),
+        (
+            ("python3.12}", "python3.12, deployment: {strategy: blueGreen}}"),
+            [*API_EVENT, "deployment", "strategy"],
+            "anyOf",
+        ),
+        (
+            ("python3.12}", "python3.12, deployment: {percentage: 20}}"),
+            [*API_EVENT, "deployment", "percentage"],
+            "not",
+        ),
+        (
+            second_event("eventType: process, runtime: container, deployment: {strategy: canary}"),
+            [*API_EVENT[:-1], 1, "deployment", "strategy"],
+            "anyOf",
+        ),
+        (
+            second_event(
+                "eventType: process, runtime: container, deployment: {maximumPercent: 100}"
+            ),
+            [*API_EVENT[:-1], 1, "deployment", "maximumPercent"],
+            "not",
+        ),
+        (
+            second_event(
+                "eventType: process, runtime: container, deployment: {testListenerPort: 8443}"
+            ),
+            [*API_EVENT[:-1], 1, "deployment", "testListenerPort"],
+            "not",
+        ),
+        (
+            second_event(
+                "eventType: httpd, runtime: container, "
+                "deployment: {strategy: blueGreen, testListenerPort: 443}"
+            ),
+            [*API_EVENT[:-1], 1, "deployment", "testListenerPort"],
+            "not",
+        ),
+        (
+            second_event(
+                "eventType: httpd, runtime: container, "
+                "deployment: {strategy: linear, canaryPercent: 5}"
+            ),
+            [*API_EVENT[:-1], 1, "deployment", "canaryPercent"],
+            "not",
+        ),
+        (
+            second_event(
+                "eventType: httpd, runtime: container, "
+                "deployment: {strategy: canary, canaryPercent: 12.7}"
+            ),
+            [*API_EVENT[:-1], 1, "deployment", "canaryPercent"],
+            "type",
+        ),
+        (
+            second_event(
+                "eventType: httpd, runtime: container, "
+                "deployment: {strategy: linear, linearPercent: 33.3}"
+            ),
+            [*API_EVENT[:-1], 1, "deployment", "linearPercent"],
+            "type",
+        ),
+        (
+            second_event(
+                "eventType: httpd, runtime: container, autoScale: {metric: requests}, "
+                "deployment: {strategy: blueGreen}"
+            ),
+            [*API_EVENT[:-1], 1, "autoScale", "metric"],
+            "not",
+        ),
+        (
+            second_event(
+                "eventType: httpd, runtime: container, "
+                "routes: [{path: /a}, {path: /b}], deployment: {strategy: canary}"
+            ),
+            [*API_EVENT[:-1], 1, "routes"],
+            "maxItems",
+        ),
+        (
+            ("python3.12}", "python3.12, deployment: {alarms: [arn:aws:cloudwatch:x]}}"),
+            [*API_EVENT, "deployment", "alarms"],
+            "anyOf",
         ),
         (("python3.12}", "python3.12, protocol: sqs}"), list(API_EVENT), "required"),
         (("python3.12}", "python3.12, routes: [{path: /x}]}"), [*API_EVENT, "routes"], "not"),
@@ -688,7 +894,19 @@ def test_a_minimal_document_is_valid() -> None:
         "cpu out of range",
         "missing service",
         "service name",
-        "a key not supported yet",
+        "an ECS deployment key on a lambda event",
+        "an ECS strategy on a lambda event",
+        "percentage with allAtOnce",
+        "a traffic shift on a process event",
+        "no room to replace a task",
+        "a test listener with rolling",
+        "a test listener on 443",
+        "canaryPercent with linear",
+        "canaryPercent in tenths",
+        "linearPercent in tenths",
+        "requests per target with a traffic shift",
+        "a traffic shift with two routes",
+        "an alarm ARN",
         "sqs without a queue",
         "routes without protocol http",
         "lambda without handler",
