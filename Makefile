@@ -7,15 +7,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GROUND := $(PY) -m proving_ground
 PYTEST_ARGS ?=
+AWS_CLI_VENV := .venv-awscli
+AWS_CLI_VERSION := 1.46.3
 
-.PHONY: help setup e2e-tools test unit lint format demo image bench ground-up ground-status ground-down clean
+.PHONY: help setup e2e-tools test unit lint format demo image bench bench-tools ground-up ground-status ground-down clean
 
 help:
 	@echo "make demo           deploy the example app against the local proving ground"
 	@echo "make test           set everything up and run the whole test suite"
 	@echo "make unit           run the unit tests only (no services)"
 	@echo "make image          build the action's image (hybridless-action:dev)"
-	@echo "make bench          benchmarks: the image, pushes, an unchanged redeploy (vs the plugin)"
+	@echo "make bench          benchmarks, side by side with the peers (AWS CLI, the plugin's way)"
 	@echo "make lint           ruff and mypy"
 	@echo "make ground-up      start the proving ground and leave it running (eval its output)"
 	@echo "make ground-status  report each component of the proving ground"
@@ -51,10 +53,19 @@ demo: setup
 	$(GROUND) run -- $(PY) -m scripts.demo
 
 image: setup
-	$(GROUND) run -- $(PY) -c "import bench.run as b; b.IMAGE = 'hybridless-action:dev'; b.build_image()"
+	$(GROUND) run -- $(PY) -c "import bench.action_image as b; b.IMAGE = 'hybridless-action:dev'; b.build_image()"
 
-bench: setup
+bench: setup bench-tools
 	$(GROUND) run -- $(PY) -m bench.run
+
+# The peer for the CloudFormation benchmarks, in its own virtualenv: it pins its own botocore.
+bench-tools: $(AWS_CLI_VENV)/.installed
+
+$(AWS_CLI_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(AWS_CLI_VENV)
+	$(AWS_CLI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AWS_CLI_VENV)/bin/python -m pip install --quiet awscli==$(AWS_CLI_VERSION)
+	@touch $@
 
 ground-up: setup
 	@$(GROUND) up
@@ -66,4 +77,4 @@ ground-down: setup
 	@$(GROUND) down
 
 clean: ground-down
-	rm -rf $(VENV) .ground .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(AWS_CLI_VENV) .ground .pytest_cache .mypy_cache .ruff_cache *.egg-info

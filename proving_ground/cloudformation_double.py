@@ -293,6 +293,10 @@ class Double:
     def _ValidateTemplate(self, params: dict[str, str]) -> dict[str, Any]:
         return {"Parameters": [], "Capabilities": self.scenario.get("capabilities", [])}
 
+    def _GetTemplateSummary(self, params: dict[str, str]) -> dict[str, Any]:
+        """What `aws cloudformation deploy` asks first, to merge the template's parameters."""
+        return {"Parameters": [], "Capabilities": self.scenario.get("capabilities", [])}
+
     def _GetTemplate(self, params: dict[str, str]) -> dict[str, Any]:
         return {"TemplateBody": "{}"}
 

@@ -62,7 +62,8 @@ def registry_digest(registry: str, repository: str, reference: str) -> str | Non
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.headers["Docker-Content-Digest"]
+            digest: str = response.headers["Docker-Content-Digest"]
+            return digest
     except urllib.error.HTTPError as err:
         if err.code == 404:
             return None

@@ -43,12 +43,22 @@ class Planned:
 
 
 def plan(ecr: Any, images: Sequence[Image], rebuild: bool, reporter: Reporter) -> list[Planned]:
+    """Each image hashed and looked up in ECR. The lookups run side by side: against a registry
+    across a network each is a round trip, and an unchanged app's redeploy is little else."""
+    contexts = [collect(image) for image in images]
+    content_tags = [context.content_tag() for context in contexts]
+
+    def lookup(image: Image, content_tag: str) -> push.Stored | None:
+        return None if rebuild else push.find_by_tag(ecr, image.repository, content_tag)
+
+    workers = max(1, min(PUSH_CONCURRENCY, len(images)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lookup") as pool:
+        found = list(pool.map(lookup, images, content_tags))
     planned = []
-    for image in images:
-        context = collect(image)
-        content_tag = context.content_tag()
+    for image, context, content_tag, stored in zip(
+        images, contexts, content_tags, found, strict=True
+    ):
         short = content_tag.removeprefix("content-")[:12]
-        stored = None if rebuild else push.find_by_tag(ecr, image.repository, content_tag)
         if stored is not None:
             reporter.info(
                 f"{image.name}: unchanged (content {short}), {image.repository}@{stored.digest} "

@@ -412,6 +412,15 @@ class _Splitter:
         self.group_of = {r: groups[r] for r in self.resources if r in groups}
         self.order = list(dict.fromkeys(self.group_of.values()))
         self.taken = [*self.resources, *self.parameters, *self.conditions, *self.mappings]
+        # Packing measures each candidate child again as units join it; an entry's size never
+        # changes, so it is measured once (else packing grows with the square of the units).
+        self.entry_sizes: dict[tuple[str, str], int] = {}
+
+    def _sized(self, section: str, key: str, value: Any) -> int:
+        size = self.entry_sizes.get((section, key))
+        if size is None:
+            size = self.entry_sizes[section, key] = _entry(key, value)
+        return size
 
     def run(self) -> Stacks:
         pinned, units, homes = self._placement()
@@ -505,11 +514,21 @@ class _Splitter:
         return [n for n in self.conditions if n in needed]
 
     def _fill(self, units: list[_Unit], homes: Mapping[str, int]) -> None:
+        in_group: dict[str, list[str]] = {}
+        for resource, group in self.group_of.items():
+            in_group.setdefault(group, []).append(resource)
+        at_home: dict[int, list[str]] = {}
+        for key in self.outputs:
+            if key in homes:
+                at_home.setdefault(homes[key], []).append(key)
+        position = {resource: i for i, resource in enumerate(self.resources)}
         for index, unit in enumerate(units):
-            members = set(unit.groups)
-            local = [r for r, g in self.group_of.items() if g in members]
+            local = sorted(
+                (r for group in unit.groups for r in in_group.get(group, [])),
+                key=position.__getitem__,
+            )
             unit.resources = {r: self.resources[r] for r in local}
-            unit.outputs = {k: o for k, o in self.outputs.items() if homes.get(k) == index}
+            unit.outputs = {k: self.outputs[k] for k in at_home.get(index, [])}
             resolve = self._importer(local, unit.imports)
             uses = _Uses()
             for resource in unit.resources.values():
@@ -602,9 +621,23 @@ class _Splitter:
         wanted_conditions = {c for unit in units for c in unit.conditions}
         wanted_mappings = {m for unit in units for m in unit.mappings}
         sections = [
-            ("Parameters", [_entry(k, v) for k, v in parameters.items()]),
-            ("Mappings", [_entry(k, v) for k, v in self.mappings.items() if k in wanted_mappings]),
-            ("Conditions", [_entry(k, v) for k, v in conditions.items() if k in wanted_conditions]),
+            ("Parameters", [self._sized("Parameters", k, v) for k, v in parameters.items()]),
+            (
+                "Mappings",
+                [
+                    self._sized("Mappings", k, v)
+                    for k, v in self.mappings.items()
+                    if k in wanted_mappings
+                ],
+            ),
+            (
+                "Conditions",
+                [
+                    self._sized("Conditions", k, v)
+                    for k, v in conditions.items()
+                    if k in wanted_conditions
+                ],
+            ),
             ("Resources", [s for unit in units for s in unit.resource_sizes]),
             ("Outputs", [s for unit in units for s in unit.output_sizes]),
         ]
