@@ -521,8 +521,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as err:
             parser.error(f"--working-directory {args.working_directory}: {err.strerror}")
     # SIGTERM (what CI services send on cancel) gets SIGINT's handling: the stack change in
-    # progress is cancelled rather than abandoned.
+    # progress is cancelled rather than abandoned. SIGINT is set too: a command a script starts
+    # in the background inherits SIGINT ignored, and would otherwise not stop at all.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     reporter = Reporter()
     result: Any = None
     failure: HybridlessError | None = None

@@ -284,12 +284,15 @@ def test_an_interrupted_create_deletes_the_stack_and_reports_it(
     play: Play,
 ) -> None:
     double = play("cancel-mid-create")
+    # As the command does: a test run started in the background inherits SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
         error, log = run(double)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
     assert isinstance(error, Cancelled), log
     assert error.exit_code == 3
@@ -340,8 +343,24 @@ def test_a_failed_deploy_ends_its_log_and_its_annotation_with_the_root_cause(
     assert "❌ hybridless: deploy failed" in summary and "the root cause: WebService" in summary
 
 
-def test_sigterm_during_an_update_cancels_it_within_five_seconds_and_exits_3(
-    app: App, play: Play, tmp_path: Path
+def ignore_sigint() -> None:
+    """What a non-interactive shell does to a command it starts in the background."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("sent", "started_with"),
+    [
+        pytest.param(signal.SIGTERM, None, id="sigterm"),
+        pytest.param(signal.SIGINT, ignore_sigint, id="sigint-to-a-command-started-ignoring-it"),
+    ],
+)
+def test_a_signal_during_an_update_cancels_it_within_five_seconds_and_exits_3(
+    app: App,
+    play: Play,
+    tmp_path: Path,
+    sent: signal.Signals,
+    started_with: Callable[[], None] | None,
 ) -> None:
     double = play("cancel-mid-update", app.stack_name)
     env = cli_env(app, double, tmp_path)
@@ -349,7 +368,7 @@ def test_sigterm_during_an_update_cancels_it_within_five_seconds_and_exits_3(
         [str(Path(sys.executable).parent / "hybridless"), "deploy",
          "--config", str(app.directory / "hybridless.yml"), "--stage", app.stage],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, preexec_fn=started_with,
     )  # fmt: skip
     assert process.stdout is not None
     lines: list[str] = []
@@ -358,7 +377,7 @@ def test_sigterm_during_an_update_cancels_it_within_five_seconds_and_exits_3(
     for line in process.stdout:
         lines.append(line)
         if not signalled and "WebService AWS::ECS::Service UPDATE_IN_PROGRESS" in line:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(sent)
             signalled = time.monotonic()
         assert time.monotonic() < deadline, "".join(lines)
     code = process.wait(timeout=60)
