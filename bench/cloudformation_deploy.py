@@ -67,6 +67,7 @@ def deploy_ours(template: Path, stack_name: str, bucket: str) -> tuple[float, fl
     session = boto3.session.Session()
     s3, cloudformation = session.client("s3"), session.client("cloudformation")
     body = template.read_text()
+    package.ensure_bucket(s3, bucket, session.region_name, quiet())
     prefix = package.deployment_prefix("bench", "bench", stack_name)
     packaged = package.upload(s3, bucket, prefix, body, {"stack-name": stack_name})
     validating = time.perf_counter()
@@ -82,6 +83,7 @@ def deploy_ours(template: Path, stack_name: str, bucket: str) -> tuple[float, fl
         template_body=body,
     )
     result = update.deploy_stack(cloudformation, request, quiet())
+    package.mark_succeeded(s3, bucket, prefix, result.status)
     elapsed = time.perf_counter() - started
     if result.status != "CREATE_COMPLETE":
         raise RuntimeError(f"ours: {stack_name} ended {result.status}")
@@ -151,7 +153,8 @@ def stack_deploy_vs_awscli() -> list[Result]:
         def peer(stack_name: str) -> list[str]:
             return [str(aws_cli_python()), str(REPO / "bench" / "awscli_deploy.py"),
                     "--template-file", str(template), "--stack-name", stack_name,
-                    "--s3-bucket", bucket, "--capabilities", *CAPABILITIES,
+                    "--s3-bucket", bucket, "--s3-prefix", stack_name,
+                    "--capabilities", *CAPABILITIES,
                     "--no-fail-on-empty-changeset"]  # fmt: skip
 
         times = interleaved(RUNS, {"ours": measure("ours", ours), "peer": measure("peer", peer)})
@@ -164,7 +167,8 @@ def stack_deploy_vs_awscli() -> list[Result]:
             median(times["peer"]),
             PEER,
             f"examples/hello's template ({resources} resources), a new stack each run; ours: "
-            "upload + ValidateTemplate + change set + execute + wait + outputs; peer: upload + "
+            "bucket check + upload + ValidateTemplate + change set + execute + wait + outputs + "
+            "success record; peer: upload (a new prefix each run) + "
             f"change set + execute + wait; runs: ours {spread(times['ours'])}, peer "
             f"{spread(times['peer'])}; whole processes, start-up included: ours "
             f"{median(walls['ours']):.2f} s, peer {median(walls['peer']):.2f} s",
