@@ -295,7 +295,7 @@ class Double:
 
     def _GetTemplateSummary(self, params: dict[str, str]) -> dict[str, Any]:
         """What `aws cloudformation deploy` asks first, to merge the template's parameters."""
-        return {"Parameters": [], "Capabilities": self.scenario.get("capabilities", [])}
+        return self._ValidateTemplate(params)
 
     def _GetTemplate(self, params: dict[str, str]) -> dict[str, Any]:
         return {"TemplateBody": "{}"}

@@ -389,3 +389,17 @@ def test_a_signal_during_an_update_cancels_it_within_five_seconds_and_exits_3(
     assert cancel["at"] - signalled < 5.0
     assert f"deploy cancelled: stack {app.stack_name} is UPDATE_ROLLBACK_COMPLETE" in log
     assert "Traceback" not in log
+
+
+def test_the_double_answers_the_template_summary_the_aws_cli_asks_for_first() -> None:
+    """`aws cloudformation deploy` calls GetTemplateSummary before its change set: the double
+    answers it as ValidateTemplate, with the capabilities the scenario says the template needs."""
+    double = CloudFormationDouble({"capabilities": ["CAPABILITY_NAMED_IAM"]})
+    try:
+        summary = client(double).get_template_summary(TemplateBody="{}")
+    finally:
+        double.close()
+
+    assert summary["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert summary["Parameters"] == []
+    assert double.double.actions() == ["GetTemplateSummary"]
