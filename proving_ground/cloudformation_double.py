@@ -14,6 +14,7 @@ after each call is scripted in a scenario (tests/scenarios/*.yml):
       settle: [...]            # events that happen on their own, timed from the double's start
     changes:                   # a change set's content; [] gives AWS's FAILED "no changes" form
       - [Modify, WebService, AWS::ECS::Service, "False"]
+    change_set_seconds: 0.3    # how long a change set takes to be ready (default: at once)
     execute:                   # one timeline per execution (ExecuteChangeSet, Create/UpdateStack);
       - [...]                  # the last one repeats
     outputs: {...}             # the stack's outputs once an execution completes
@@ -29,6 +30,10 @@ A timeline is a list of events `{at: seconds after the call, resource: LogicalId
 status: ..., reason: ..., stack: NestedLogicalId}`. Without `resource` the event is the stack's
 own and sets its status; with `stack` it happens in that nested stack (whose own events the
 tool must find through the parent's `AWS::CloudFormation::Stack` resource).
+
+Two clients may deploy at once, and meet what they would on CloudFormation: a change set, an
+UpdateStack or an ExecuteChangeSet is refused while the stack is busy, a CreateStack when it
+exists, and executing a change set deletes the stack's other change sets.
 
 A change set keeps the RollbackConfiguration it was created with (alarms and monitoring time),
 and the stack takes it on when the change set runs, so DescribeStacks shows what was received.
@@ -338,9 +343,12 @@ class Double:
             "ChangeSetId": change_set_id,
             "StackId": stack.id,
             "StackName": stack.name,
+            "Description": params.get("Description"),
+            "CreationTime": _time(self._wall()),
             "Status": "CREATE_COMPLETE" if changes else "FAILED",
             "StatusReason": None if changes else NO_CHANGES,
             "ExecutionStatus": "AVAILABLE" if changes else "UNAVAILABLE",
+            "ready": self.clock() + float(self.scenario.get("change_set_seconds", 0)),
             "changes": [
                 {
                     "Type": "Resource",
@@ -371,12 +379,26 @@ class Double:
         changes = change_set["changes"]
         more = start + CHANGES_PAGE < len(changes)
         described = {k: v for k, v in change_set.items() if k[0].isupper()}
+        if self.clock() < change_set["ready"]:
+            described.update(Status="CREATE_IN_PROGRESS", ExecutionStatus="UNAVAILABLE")
         if change_set["rollback"]:
             described["RollbackConfiguration"] = change_set["rollback"]
         return {
             **described,
             "Changes": changes[start : start + CHANGES_PAGE],
             "NextToken": str(start + CHANGES_PAGE) if more else None,
+        }
+
+    def _ListChangeSets(self, params: dict[str, str]) -> dict[str, Any]:
+        stack = self._root(params)
+        fields = ("ChangeSetId", "ChangeSetName", "StackId", "StackName", "Status",
+                  "ExecutionStatus", "Description", "CreationTime")  # fmt: skip
+        return {
+            "Summaries": [
+                {key: change_set[key] for key in fields}
+                for change_set in self.change_sets.values()
+                if change_set["StackId"] == stack.id
+            ]
         }
 
     def _DeleteChangeSet(self, params: dict[str, str]) -> dict[str, Any]:
@@ -394,9 +416,19 @@ class Double:
 
     def _ExecuteChangeSet(self, params: dict[str, str]) -> dict[str, Any]:
         change_set = self._change_set(params)
-        if change_set["Status"] != "CREATE_COMPLETE":
-            raise CloudFormationError("InvalidChangeSetStatus", "ChangeSet is in FAILED state")
+        if change_set["Status"] != "CREATE_COMPLETE" or self.clock() < change_set["ready"]:
+            raise CloudFormationError(
+                "InvalidChangeSetStatus",
+                f"ChangeSet [{change_set['ChangeSetId']}] cannot be executed in its current "
+                f"status of [{change_set['Status']}]",
+            )
         stack = self._find(change_set["StackId"])
+        self._refuse_if_busy(stack, "InvalidChangeSetStatus")
+        self.change_sets = {
+            key: other
+            for key, other in self.change_sets.items()
+            if other["StackId"] != stack.id or key == change_set["ChangeSetId"]
+        }
         stack.tags = change_set["tags"]
         stack.parameters = change_set["parameters"]
         stack.rollback_configuration = change_set["rollback"]
@@ -404,7 +436,21 @@ class Double:
         change_set["ExecutionStatus"] = "EXECUTE_IN_PROGRESS"
         return {}
 
+    def _refuse_if_busy(self, stack: Stack, code: str = "ValidationError") -> None:
+        if stack.status.endswith("_IN_PROGRESS") and stack.status != "REVIEW_IN_PROGRESS":
+            raise CloudFormationError(
+                code, f"Stack:{stack.id} is in {stack.status} state and can not be updated."
+            )
+
     def _CreateStack(self, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            self._find(params["StackName"])
+        except CloudFormationError:
+            pass
+        else:
+            raise CloudFormationError(
+                "AlreadyExistsException", f"Stack [{params['StackName']}] already exists"
+            )
         stack = Stack(
             name=params["StackName"],
             status="CREATE_IN_PROGRESS",
@@ -419,6 +465,7 @@ class Double:
 
     def _UpdateStack(self, params: dict[str, str]) -> dict[str, Any]:
         stack = self._root(params)
+        self._refuse_if_busy(stack)
         if not self.scenario.get("changes", []):
             raise CloudFormationError("ValidationError", "No updates are to be performed.")
         stack.tags = _pairs(params, "Tags", "Key", "Value")

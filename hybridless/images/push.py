@@ -12,7 +12,8 @@ name the repository's canonical URI with the pushed digest.
 
 An image ECR already holds under its content tag is not pushed at all: `PutImage` gives its
 manifest this deploy's tag, one API call and no upload. A push that fails on the way (a reset
-connection, a registry answering 5xx or "too many requests") is tried again with a growing pause;
+connection, a registry answering 5xx or "too many requests") is tried again with a growing pause
+(1, 2, 4, 8 and 16 seconds: a registry that throttles needs longer than a dropped connection);
 one that fails for a reason that will not go away (denied, unknown repository) fails at once.
 """
 
@@ -33,7 +34,7 @@ from hybridless.errors import PhaseError
 from hybridless.report import Reporter
 
 KEEP_TAGGED = 100
-PUSH_ATTEMPTS = 4
+PUSH_ATTEMPTS = 6
 PROGRESS_EVERY_SECONDS = 10.0
 MANIFEST_TYPES = [
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -46,6 +47,7 @@ TRANSIENT = (
     "tls handshake", "unexpected eof", ": eof", "use of closed network connection",
     "toomanyrequests", "too many requests", "500 internal server error", "502 bad gateway",
     "503 service unavailable", "504 gateway", "received unexpected http status: 5",
+    "http 429", "http 500", "http 502", "http 503", "http 504",
 )  # fmt: skip
 LIFECYCLE_POLICY = json.dumps(
     {

@@ -28,6 +28,14 @@ progress is printed, a failed one's own reason joins the root cause, and a stack
 `hybridless remove` deletes the stack through `delete_stack`, followed the same way until it is
 gone, or stuck with the resources that failed named.
 
+Two deploys of one stack at once are serialised by the stack itself. The one that finds the stack
+busy waits (above); the one that loses a race after its own check (its change set refused, made
+obsolete or deleted by the other's execution, its create beaten by the other's) is *overtaken*:
+it goes back to waiting for the stack to settle and makes its change again on what the other
+left, until `--timeout-minutes` (or the job limit) runs out, which fails the deploy having changed
+nothing. A stack in REVIEW_IN_PROGRESS whose deploy change set is under two minutes old belongs
+to another deploy about to execute it, and is waited for rather than deleted.
+
 A stack change this deploy started is never left running unwatched: on SIGINT/SIGTERM, or when
 `--timeout-minutes` runs out, an update is cancelled (CloudFormation rolls back to what ran
 before) and a stack being created is deleted, then the stack is followed until it settles and
@@ -36,11 +44,13 @@ its state reported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -69,6 +79,12 @@ NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # GitHub ends a job after 6 hours; stop waiting before that, with time to say why.
 WAIT_LIMIT_SECONDS = 6 * 3600 - 600
 CHANGE_SET_LIMIT_SECONDS = 900
+# How long a REVIEW_IN_PROGRESS stack with another deploy's fresh change set is left to it.
+REVIEW_GRACE_SECONDS = 120
+DEPLOY_DESCRIPTION = "hybridless deployment"
+PREVIEW_DESCRIPTION = "hybridless preview"
+# The refusals that mean another operation changed the stack after this deploy looked at it.
+OVERTAKEN_CODES = ("ChangeSetNotFound", "InvalidChangeSetStatus", "AlreadyExistsException")
 # After a cancellation: how long to follow the rollback before reporting where it stands.
 CANCEL_FOLLOW_SECONDS = 300
 
@@ -155,6 +171,16 @@ class Operation:
     started: bool = False
 
 
+class Overtaken(Exception):
+    """Another deploy changed the stack between this deploy's look at it and its own change."""
+
+
+def _overtaken(err: ClientError) -> bool:
+    if _code(err) in OVERTAKEN_CODES:
+        return True
+    return _code(err) == "ValidationError" and "state and can not be updated" in _message(err)
+
+
 def _code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
@@ -192,53 +218,96 @@ def deploy_stack(
     poller = poller or Poller()
     limit = request.timeout_minutes * 60 if request.timeout_minutes else WAIT_LIMIT_SECONDS
     deadline = poller.clock() + limit
-    existing, kind = _ready(cloudformation, request, reporter, poller, deadline)
-    status = existing["StackStatus"] if existing else None
-    if kind == "RECREATE":
-        if request.preview:
-            if status != "REVIEW_IN_PROGRESS":
-                reporter.info(f"stack {request.stack_name} is {status}: a deploy will recreate it")
-                return StackResult(request.stack_name, str(status), changed=False, executed=False)
-        else:
-            reporter.info(
-                f"stack {request.stack_name} is {status}: it never ran, so it is deleted and "
-                "created again"
-            )
-            _delete_and_wait(cloudformation, existing or {}, reporter, poller)
-        kind = "CREATE"
-    reporter.info(f"stack {request.stack_name}: {kind.lower()} ({request.method})")
-    seen = event_ids(cloudformation, request.stack_name) if kind == "UPDATE" else set()
-    operation = Operation()
-    try:
-        if request.method == "direct" and not request.preview:
-            if kind == "UPDATE" and _unchanged(cloudformation, existing or {}, request):
-                reporter.info("no changes: the stack already runs this template with these tags")
-                result = StackResult(request.stack_name, "", changed=False, executed=False)
+    attempt = 0
+    while True:
+        existing, kind = _ready(cloudformation, request, reporter, poller, deadline)
+        status = existing["StackStatus"] if existing else None
+        if kind == "RECREATE":
+            if request.preview:
+                if status != "REVIEW_IN_PROGRESS":
+                    reporter.info(
+                        f"stack {request.stack_name} is {status}: a deploy will recreate it"
+                    )
+                    return StackResult(
+                        request.stack_name, str(status), changed=False, executed=False
+                    )
             else:
-                result = _direct(cloudformation, request, kind, reporter, operation)
-        else:
-            result = _change_set(cloudformation, request, kind, reporter, poller, operation)
-        if result.executed and result.changed:
-            result.status = _follow(
-                cloudformation,
-                request,
-                seen,
-                reporter,
-                poller,
-                deadline,
-                len(result.changes),
-                rollouts,
-            )
-    except KeyboardInterrupt:
-        if not operation.started:
-            raise
-        raise _cancel(cloudformation, request, reporter, poller) from None
+                reporter.info(
+                    f"stack {request.stack_name} is {status}: it never ran, so it is deleted and "
+                    "created again"
+                )
+                _delete_and_wait(cloudformation, existing or {}, reporter, poller)
+            kind = "CREATE"
+        reporter.info(f"stack {request.stack_name}: {kind.lower()} ({request.method})")
+        seen = event_ids(cloudformation, request.stack_name) if kind == "UPDATE" else set()
+        operation = Operation()
+        try:
+            try:
+                result = _make_change(
+                    cloudformation, request, existing, kind, reporter, poller, operation, attempt
+                )
+            except Overtaken as err:
+                operation.started = False
+                attempt += 1
+                _after_overtaken(request, str(err), reporter, poller, deadline)
+                continue
+            if result.executed and result.changed:
+                result.status = _follow(
+                    cloudformation,
+                    request,
+                    seen,
+                    reporter,
+                    poller,
+                    deadline,
+                    len(result.changes),
+                    rollouts,
+                )
+        except KeyboardInterrupt:
+            if not operation.started:
+                raise
+            raise _cancel(cloudformation, request, reporter, poller) from None
+        break
     final = describe_stack(cloudformation, request.stack_name) or {}
     result.status = str(final.get("StackStatus", result.status))
     result.outputs = {o["OutputKey"]: o["OutputValue"] for o in final.get("Outputs", [])}
     if not request.preview:
         _protect(cloudformation, request, final, reporter)
     return result
+
+
+def _make_change(
+    cloudformation: Any,
+    request: Request,
+    existing: Mapping[str, Any] | None,
+    kind: str,
+    reporter: Reporter,
+    poller: Poller,
+    operation: Operation,
+    attempt: int,
+) -> StackResult:
+    if request.method == "direct" and not request.preview:
+        if kind == "UPDATE" and _unchanged(cloudformation, existing or {}, request):
+            reporter.info("no changes: the stack already runs this template with these tags")
+            return StackResult(request.stack_name, "", changed=False, executed=False)
+        return _direct(cloudformation, request, kind, reporter, operation)
+    return _change_set(cloudformation, request, kind, reporter, poller, operation, attempt)
+
+
+def _after_overtaken(
+    request: Request, reason: str, reporter: Reporter, poller: Poller, deadline: float
+) -> None:
+    name = request.stack_name
+    if poller.clock() > deadline:
+        raise PhaseError(
+            "update",
+            f"stack {name}: another deploy kept changing it ({reason}) until the time limit ran "
+            "out; nothing was changed by this deploy",
+        )
+    reporter.info(
+        f"stack {name}: another deploy changed it first ({reason}); waiting for it to finish, "
+        "then making this deploy's change on top"
+    )
+    poller.wait(progressed=False)
 
 
 def _ready(
@@ -250,7 +319,23 @@ def _ready(
         existing = describe_stack(cloudformation, request.stack_name)
         status = existing["StackStatus"] if existing else None
         kind = _decide(request.stack_name, status)
-        if kind == "WAIT":
+        if (
+            kind == "RECREATE"
+            and status == "REVIEW_IN_PROGRESS"
+            and _claimed(cloudformation, existing or {})
+        ):
+            if poller.clock() > deadline:
+                raise PhaseError(
+                    "update",
+                    f"stack {request.stack_name} was still being created by another deploy when "
+                    "the time limit ran out; nothing was changed by this deploy",
+                )
+            reporter.info(
+                f"stack {request.stack_name} is REVIEW_IN_PROGRESS with another deploy's change "
+                "set: waiting for that deploy"
+            )
+            poller.wait(progressed=False)
+        elif kind == "WAIT":
             reporter.info(
                 f"stack {request.stack_name} is {status}: another operation is changing it; "
                 "waiting for it to finish"
@@ -260,6 +345,24 @@ def _ready(
             _recover(cloudformation, request, reporter, poller, deadline)
         else:
             return existing, kind
+
+
+def _claimed(cloudformation: Any, stack: Mapping[str, Any]) -> bool:
+    """Whether a stack under review has a deploy's (not a preview's) change set made in the
+    last two minutes: another deploy is about to execute it."""
+    now = datetime.now(UTC)
+    for page in cloudformation.get_paginator("list_change_sets").paginate(
+        StackName=stack["StackId"]
+    ):
+        for summary in page.get("Summaries", []):
+            created = summary.get("CreationTime")
+            if (
+                str(summary.get("Description", "")).startswith(DEPLOY_DESCRIPTION)
+                and isinstance(created, datetime)
+                and (now - created).total_seconds() < REVIEW_GRACE_SECONDS
+            ):
+                return True
+    return False
 
 
 def _decide(name: str, status: str | None) -> str:
@@ -553,6 +656,8 @@ def _direct(
         if _code(err) == "ValidationError" and _is_no_changes(_message(err)):
             reporter.info("no changes: the stack already matches this template")
             return StackResult(request.stack_name, "", changed=False, executed=False)
+        if _overtaken(err):
+            raise Overtaken(f"{_code(err)}: {_message(err)}") from None
         raise
     return StackResult(request.stack_name, "")
 
@@ -564,22 +669,31 @@ def _change_set(
     reporter: Reporter,
     poller: Poller,
     operation: Operation,
+    attempt: int = 0,
 ) -> StackResult:
-    name = change_set_name(request.deployment_id)
+    name = change_set_name(request.deployment_id) + (f"-{attempt + 1}" if attempt else "")
+    description = PREVIEW_DESCRIPTION if request.preview else DEPLOY_DESCRIPTION
     try:
         created = cloudformation.create_change_set(
             ChangeSetName=name,
             ChangeSetType=kind,
-            Description=f"hybridless deployment {request.deployment_id}",
+            Description=f"{description} {request.deployment_id}",
             **request.stack_arguments(),
         )
     except ClientError as err:
         if _code(err) == "ValidationError" and _is_no_changes(_message(err)):
             reporter.info("no changes: the stack already matches this template")
             return StackResult(request.stack_name, "", changed=False, executed=False)
+        if _overtaken(err):
+            raise Overtaken(f"{_code(err)}: {_message(err)}") from None
         raise
     change_set_id = str(created["Id"])
-    described = _wait_for_change_set(cloudformation, change_set_id, poller)
+    try:
+        described = _wait_for_change_set(cloudformation, change_set_id, poller)
+    except ClientError as err:
+        if _overtaken(err):
+            raise Overtaken(f"{_code(err)}: {_message(err)}") from None
+        raise
     if described["Status"] == "FAILED":
         reason = str(described.get("StatusReason", ""))
         if _is_no_changes(reason):
@@ -597,7 +711,14 @@ def _change_set(
         result.executed = False
         return result
     operation.started = True
-    cloudformation.execute_change_set(ChangeSetName=change_set_id)
+    try:
+        cloudformation.execute_change_set(ChangeSetName=change_set_id)
+    except ClientError as err:
+        if not _overtaken(err):
+            raise
+        with contextlib.suppress(ClientError):
+            cloudformation.delete_change_set(ChangeSetName=change_set_id)
+        raise Overtaken(f"{_code(err)}: {_message(err)}") from None
     return result
 
 

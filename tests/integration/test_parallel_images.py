@@ -151,7 +151,7 @@ def test_a_push_through_a_dropped_connection_is_tried_again(fleet: App) -> None:
 
     assert result.returncode == 0, result.log
     assert proxy.dropped >= 1
-    assert "push failed" in result.log and "trying again in 1s (attempt 2 of 4)" in result.log
+    assert "push failed" in result.log and "trying again in 1s (attempt 2 of 6)" in result.log
     assert result.outputs is not None
     assert set(result.outputs["images"]) == {f"{name}-0" for name in WORKERS}
 
@@ -165,7 +165,7 @@ def test_a_push_that_keeps_failing_fails_the_deploy_before_the_stack(fleet: App)
     result = fleet.deploy("--method", "direct", "--registry", address)
 
     assert result.returncode != 0
-    assert "attempt 4 of 4" in result.log
+    assert "attempt 6 of 6" in result.log
     assert "push failed: fleet/" in result.log
     assert "── package" not in result.log
     with pytest.raises(ClientError, match="does not exist"):

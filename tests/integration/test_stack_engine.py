@@ -403,3 +403,110 @@ def test_the_double_answers_the_template_summary_the_aws_cli_asks_for_first() ->
     assert summary["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
     assert summary["Parameters"] == []
     assert double.double.actions() == ["GetTemplateSummary"]
+
+
+def run_together(
+    double: CloudFormationDouble, *requests: dict[str, Any], stagger: float = 0.0
+) -> list[tuple[Any, str]]:
+    """deploy_stack for each request in threads, started together, or each `stagger` seconds
+    after the one before."""
+    start = threading.Barrier(len(requests))
+    outcomes: list[tuple[Any, str]] = [(None, "")] * len(requests)
+
+    def one(index: int, changes: dict[str, Any]) -> None:
+        start.wait()
+        time.sleep(index * stagger)
+        outcomes[index] = run(double, **changes)
+
+    threads = [
+        threading.Thread(target=one, args=(i, changes), daemon=True)
+        for i, changes in enumerate(requests)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def stack_statuses(double: CloudFormationDouble) -> list[str]:
+    """The statuses of the stack's own events, oldest first: one update after another shows
+    as IN_PROGRESS, COMPLETE, IN_PROGRESS, COMPLETE."""
+    root = next(s for s in double.double.stacks.values() if s.name == STACK)
+    return [e["ResourceStatus"] for e in root.events if e["LogicalResourceId"] == STACK]
+
+
+@pytest.mark.parametrize(
+    ("method", "refusal"),
+    [("changeset", "ChangeSetNotFound"), ("direct", "state and can not be updated")],
+)
+def test_two_deploys_at_once_run_one_after_the_other_and_both_apply(
+    play: Play, method: str, refusal: str
+) -> None:
+    double = play("two-deploys-of-one-stack-at-once")
+    first, second = "20261122T101500.123Z-aaaaaaa", "20261122T101500.456Z-bbbbbbb"
+
+    outcomes = run_together(
+        double,
+        {"deployment_id": first, "tags": {"deploy": "first"}, "method": method},
+        {"deployment_id": second, "tags": {"deploy": "second"}, "method": method},
+    )
+
+    (one, one_log), (two, two_log) = outcomes
+    assert isinstance(one, update.StackResult), one_log
+    assert isinstance(two, update.StackResult), two_log
+    assert one.status == two.status == "UPDATE_COMPLETE"
+    overtaken = [log for log in (one_log, two_log) if "another deploy changed it first" in log]
+    assert len(overtaken) == 1, (one_log, two_log)
+    assert refusal in overtaken[0]
+    assert "waiting for it to finish, then making this deploy's change on top" in overtaken[0]
+    assert double.double.executions == 2
+    assert stack_statuses(double) == ["UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"] * 2
+    stack = client(double).describe_stacks(StackName=STACK)["Stacks"][0]
+    last = "first" if "another deploy changed it first" in one_log else "second"
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert {t["Key"]: t["Value"] for t in stack["Tags"]} == {"deploy": last}
+
+
+def test_a_deploy_waiting_for_another_fails_clearly_when_its_time_runs_out(play: Play) -> None:
+    double = play("two-deploys-of-one-stack-at-once")
+
+    outcomes = run_together(
+        double,
+        {"deployment_id": "20261122T101500.123Z-aaaaaaa"},
+        {"deployment_id": "20261122T101500.456Z-bbbbbbb", "timeout_minutes": 0.015},
+        stagger=0.6,
+    )
+
+    (one, one_log), (two, two_log) = outcomes
+    assert isinstance(one, update.StackResult) and one.status == "UPDATE_COMPLETE", one_log
+    assert isinstance(two, PhaseError), two_log
+    assert "nothing was changed by this deploy" in str(two)
+    assert "time limit ran out" in str(two)
+    assert double.double.executions == 1
+    assert not any(c["action"] == "CancelUpdateStack" for c in double.double.calls)
+
+
+def test_two_first_deploys_at_once_create_the_stack_once_then_update_it(play: Play) -> None:
+    double = play("two-first-deploys-at-once")
+
+    outcomes = run_together(
+        double,
+        {"deployment_id": "20261122T101500.123Z-aaaaaaa"},
+        {"deployment_id": "20261122T101500.456Z-bbbbbbb"},
+    )
+
+    results = [outcome for outcome, _ in outcomes]
+    logs = "\n".join(log for _, log in outcomes)
+    assert all(isinstance(r, update.StackResult) for r in results), logs
+    assert sorted(r.status for r in results) == ["CREATE_COMPLETE", "UPDATE_COMPLETE"], logs
+    waited = (
+        "REVIEW_IN_PROGRESS with another deploy's change set: waiting",
+        "another operation is changing it; waiting",
+    )
+    assert any(line in logs for line in waited), logs
+    assert not any(c["action"] == "DeleteStack" for c in double.double.calls), logs
+    assert stack_statuses(double) == [
+        "REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE",
+        "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE",
+    ]  # fmt: skip
