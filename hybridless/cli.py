@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hybridless import __version__
+from hybridless import __version__, credentials
 from hybridless.errors import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -526,6 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     reporter = Reporter()
+    for secret in credentials.secrets_in(os.environ):
+        reporter.mask(secret)
     result: Any = None
     failure: HybridlessError | None = None
     try:

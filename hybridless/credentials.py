@@ -13,6 +13,12 @@ task role). With it:
 
 Failures are explained in terms of the trust policy, the usual cause, with the token's subject
 so the user can compare it with their `sub` condition.
+
+Before anything is printed, the values of the environment that are credentials (the AWS keys)
+or are named like secrets (`*PASSWORD*`, `*SECRET*`, `*TOKEN*`, `*API_KEY*`, ...) are masked:
+the runner hides secrets it was given, but not a key a script exported, nor a value built from
+one. Values shorter than eight characters are left alone: masking `true` or `1` would garble
+every line that contains them.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from botocore.exceptions import ClientError
 
 from hybridless.errors import PhaseError
 
+SECRET_NAME = re.compile(
+    r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_KEY|CREDENTIAL", re.IGNORECASE
+)
+SHORTEST_SECRET = 8
 AUDIENCE = "sts.amazonaws.com"
 TOKEN_TIMEOUT_SECONDS = 30
 SESSION_TAGS = (
@@ -39,6 +49,17 @@ SESSION_TAGS = (
     ("Workflow", "CI_JOB_NAME"),
 )
 ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+def secrets_in(environ: Mapping[str, str]) -> list[str]:
+    """The values of `environ` to mask: credentials and whatever is named like a secret."""
+    return sorted(
+        {
+            value
+            for name, value in environ.items()
+            if SECRET_NAME.search(name) and len(value.strip()) >= SHORTEST_SECRET
+        }
+    )
 
 
 @dataclass(frozen=True)

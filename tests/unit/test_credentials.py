@@ -17,6 +17,7 @@ from hybridless.credentials import (
     assume,
     explain_refusal,
     has_github_oidc,
+    secrets_in,
     session_name,
     session_tags,
     token_claims,
@@ -472,3 +473,27 @@ def test_an_unreachable_token_service_is_a_phase_error() -> None:
 
     assert "cannot reach GitHub's OIDC token service" in str(error.value)
     assert sts.web_identity_calls == []
+
+
+def test_credentials_and_values_named_like_secrets_are_the_ones_masked() -> None:
+    environ = {
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE12",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "AWS_SESSION_TOKEN": "IQoJb3JpZ2luX2VjEXAMPLE",
+        "DATABASE_PASSWORD": "correct horse battery",
+        "stripe_api_key": "sk_live_abcdefgh",
+        "NPM_TOKEN": "npm_abcdefghijk",
+        "GITHUB_TOKEN": "short",  # under eight characters: masking it would garble the log
+        "AWS_REGION": "eu-west-1",
+        "GREETING": "hello there, world",
+    }
+    assert secrets_in(environ) == sorted(
+        [
+            "AKIAEXAMPLEEXAMPLE12",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "IQoJb3JpZ2luX2VjEXAMPLE",
+            "correct horse battery",
+            "sk_live_abcdefgh",
+            "npm_abcdefghijk",
+        ]
+    )
