@@ -19,6 +19,10 @@ Which protocol a request speaks is read from the request itself: an `X-Amz-Targe
 JSON protocol, a form with `Action=` the query protocol, a `/v2/` path the registry API, and
 otherwise the service named in the signature's credential scope (`s3` → REST-XML, else
 REST-JSON). Every fault is counted by (protocol, kind), so a test can show each form was met.
+
+With no fault rates it is a recorder: `requests` keeps every request seen (method, path, the
+signing service, and the body of JSON and query calls), so a test can tell which operations a
+tool made on which resources, as the service would have been asked them.
 """
 
 from __future__ import annotations
@@ -43,6 +47,19 @@ HOP_BY_HOP = {
     "upgrade", "expect", "content-length",
 }  # fmt: skip
 SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request as it arrived: enough to name its operation and the resources it names."""
+
+    method: str
+    path: str
+    protocol: str
+    service: str
+    target: str
+    body: bytes
+    headers: tuple[str, ...] = ()  # their names, lower case
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,7 @@ class Faults:
         self.rates = rates
         self.injected: Counter[tuple[str, str]] = Counter()
         self.forwarded = 0
+        self.requests: list[Seen] = []
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -160,6 +178,18 @@ class Faults:
             return "reset", pick
         return None, pick
 
+    def see(
+        self, method: str, path: str, protocol: str, headers: dict[str, str], body: bytes
+    ) -> None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        scope = SCOPE.search(lowered.get("authorization", ""))
+        # JSON and query bodies name the resources; of REST bodies, only DeleteObjects' list
+        kept = body if protocol in ("json", "query") or "?delete" in path else b""
+        seen = Seen(method, path, protocol, scope.group(1) if scope else "",
+                    lowered.get("x-amz-target", ""), kept, tuple(sorted(lowered)))  # fmt: skip
+        with self._lock:
+            self.requests.append(seen)
+
     def count(self, protocol: str, kind: str | None) -> None:
         with self._lock:
             if kind is None:
@@ -183,6 +213,7 @@ class Faults:
                 body = self._body()
                 headers = {k: v for k, v in self.headers.items()}
                 protocol = protocol_of(self.command, self.path, headers, body)
+                faults.see(self.command, self.path, protocol, headers, body)
                 kind, pick = faults.draw()
                 faults.count(protocol, kind)
                 if faults.rates.latency_ms:
