@@ -49,6 +49,9 @@ QUOTED = re.compile(r"""^(?:'([^']*)'|"([^"]*)")$""")
 FILE_ADDRESS = re.compile(r"(.*?)\)\s*(?::(.*))?", re.DOTALL)
 DATA_SUFFIXES = (".yml", ".yaml", ".json")
 SCRIPT_SUFFIXES = (".js", ".cjs", ".mjs", ".ts")
+# Far past anything written by hand, well before Python's own stack runs out.
+MAX_NESTING = 20  # ${env:${env:...}} inside one another
+MAX_CHAIN = 40  # ${self:} and ${file()} reaching a value that reaches another, and so on
 
 
 def _listed(source: str) -> str:
@@ -85,7 +88,8 @@ class _Unresolvable(Exception):
 
 
 class _Cycle(_Unresolvable):
-    pass
+    """Resolution that does not end (or not soon enough): reported at every value it starts
+    from, not swallowed as a dependent problem."""
 
 
 class _Dependent(Exception):
@@ -129,12 +133,12 @@ class _File:
 
 
 def parse(text: str) -> tuple[Part, ...]:
-    parts, end = _parse_parts(text, 0, stop="")
+    parts, end = _parse_parts(text, 0, stop="", depth=0)
     assert end == len(text)
     return parts
 
 
-def _parse_parts(text: str, i: int, stop: str) -> tuple[tuple[Part, ...], int]:
+def _parse_parts(text: str, i: int, stop: str, depth: int) -> tuple[tuple[Part, ...], int]:
     """Literal text and variables up to an unnested character in `stop` (or the end)."""
     parts: list[Part] = []
     literal = ""
@@ -149,7 +153,9 @@ def _parse_parts(text: str, i: int, stop: str) -> tuple[tuple[Part, ...], int]:
             if literal:
                 parts.append(literal)
                 literal = ""
-            var, i = _parse_var(text, i)
+            if depth >= MAX_NESTING:
+                raise _Unresolvable(f"variables are nested more than {MAX_NESTING} deep")
+            var, i = _parse_var(text, i, depth + 1)
             parts.append(var)
             continue
         literal += char
@@ -159,11 +165,11 @@ def _parse_parts(text: str, i: int, stop: str) -> tuple[tuple[Part, ...], int]:
     return tuple(parts), i
 
 
-def _parse_var(text: str, start: int) -> tuple[Var, int]:
+def _parse_var(text: str, start: int, depth: int) -> tuple[Var, int]:
     i = start + 2
     segments: list[tuple[Part, ...]] = []
     while True:
-        segment, i = _parse_parts(text, i, stop=",}")
+        segment, i = _parse_parts(text, i, stop=",}", depth=depth)
         segments.append(segment)
         if i >= len(text):
             raise _Unresolvable(f"unclosed variable {text[start:]!r}")
@@ -359,6 +365,11 @@ class Resolver:
         if any(entry == frame for entry, _ in self._stack):
             chain = " -> ".join([*(name for _, name in self._stack), label])
             raise _Cycle(f"{var.text} refers to itself: {chain}")
+        if len(self._stack) >= MAX_CHAIN:
+            raise _Cycle(
+                f"refers through a chain of more than {MAX_CHAIN} variables "
+                f"({self._stack[0][1]} -> ... -> {label}); shorten it"
+            )
         self._stack.append((frame, label))
         try:
             if ctx.collect:

@@ -101,9 +101,11 @@ def build_app(doc: Document, overrides: Overrides, environ: Mapping[str, str]) -
     """The `App` the document describes, or a `ConfigError` listing every problem."""
     r = Reader(doc)
     if doc.data is None:
+        # a file of nothing but comments has no line to point at; `~` or `null` has one
         raise ConfigError(
-            [Problem(doc.file, None, "", "is empty: expected service, provider and hybridless")]
-        )
+            [Problem(doc.file, doc.line(()), "", "is empty: expected service, provider and "
+                     "hybridless")]
+        )  # fmt: skip
     r.mapping((), required=True)
     r.keys((), keys.TOP)
     service = (

@@ -26,7 +26,7 @@ from hybridless.model.images import (
     read_build,
     read_runtime,
 )
-from hybridless.model.reader import Reader, did_you_mean
+from hybridless.model.reader import Reader, did_you_mean, kind_of
 from hybridless.model.types import (
     AutoScale,
     BuiltinRuntime,
@@ -208,6 +208,11 @@ def _event(
     kind = event.get("eventType")
     if kind is None:
         r.fail((*path, "eventType"), f"is required ({', '.join(keys.EVENTS)})")
+        return None
+    if isinstance(kind, dict | list):
+        r.fail(
+            (*path, "eventType"), f"must be one of {', '.join(keys.EVENTS)}, not {kind_of(kind)}"
+        )
         return None
     if kind not in keys.EVENTS:
         r.fail(

@@ -196,6 +196,102 @@ def test_lookup_and_dotted() -> None:
     assert dotted(()) == ""
 
 
+# Found by tests/unit/test_config_fuzz.py: each of these once escaped as a traceback, hung, or
+# had no line.
+
+
+def test_dates_stay_the_text_written() -> None:
+    doc = parse("Version: 2012-10-17\nwhen: 2024-13-45\nat: 2001-12-14 21:59:43.10\n")
+
+    assert doc.data == {
+        "Version": "2012-10-17",
+        "when": "2024-13-45",
+        "at": "2001-12-14 21:59:43.10",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "message"),
+    [
+        ("a: 1\nb: !!python/name:os.system\n", 2, "b", "unknown tag !!python/name:os.system"),
+        ("a: !!binary aGk=\n", 1, "a", "unknown tag !!binary"),
+        ("a:\n  - !!int abc\n", 2, "a[0]", "!!int 'abc' is not a number"),
+        ("a: !!int ''\n", 1, "a", "!!int '' is not a number"),
+        ("a: !!bool maybe\n", 1, "a", "!!bool 'maybe' is not true or false"),
+        ("a: 0x_\n", 1, "a",
+         "'0x_' reads as a number in YAML but is not one; quote it if it is text"),
+        ("a:\n  b: 1\n  ? [x]\n  : 2\n", 3, "a", "a key must be a name, not a list"),
+        ("a:\n  <<: 1\n", 2, "a", "invalid merge (<<): expected a mapping or list of mappings "
+         "for merging, but found scalar"),
+    ],
+)  # fmt: skip
+def test_values_yaml_cannot_give_a_meaning_are_problems_with_lines(
+    text: str, line: int, key: str, message: str
+) -> None:
+    assert [(p.line, p.key, p.message) for p in parse_error(text)] == [(line, key, message)]
+
+
+def test_explicit_tags_that_fit_are_read() -> None:
+    text = "a: !!int '12'\nb: !!float 1\nc: !!bool 'yes'\nd: !!str 5\ne: !!null x\nf: =\n"
+
+    assert parse(text).data == {"a": 12, "b": 1.0, "c": True, "d": "5", "e": None, "f": "="}
+
+
+def test_a_merged_mapping_reached_through_an_alias_again_has_no_duplicate_keys() -> None:
+    doc = parse(
+        """\
+        base: &base {x: 1, y: 2}
+        one: &one
+          <<: *base
+          x: 3
+        two: *one
+        """
+    )
+
+    assert doc.data["two"] == {"x": 3, "y": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("a: 1\nb: &b [1, *b]\n", 2, "invalid YAML: alias *b is inside the value it names"),
+        ("a: 1\nb: " + "[" * 200 + "]" * 200 + "\n", 2,
+         "invalid YAML: values are nested more than 100 deep"),
+        ("a: 1\nb: x\x00y\n", 2,
+         "invalid YAML: character #x0000 is not allowed in YAML (special characters are not "
+         "allowed)"),
+    ],
+)  # fmt: skip
+def test_documents_that_would_exhaust_the_loader_are_refused_at_their_line(
+    text: str, line: int, message: str
+) -> None:
+    assert [(p.line, p.message) for p in parse_error(text)] == [(line, message)]
+
+
+def test_billion_laughs_is_refused_quickly_at_the_value_that_grows_too_large() -> None:
+    levels = "".join(
+        f"l{n}: &l{n} [{', '.join([f'*l{n - 1}' if n else 'ha'] * 9)}]\n" for n in range(10)
+    )
+
+    problems = parse_error(levels)
+
+    assert [(p.line, p.message) for p in problems] == [
+        (6, "invalid YAML: with its aliases expanded this value holds more than 100000 values")
+    ]
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_the_line_of_the_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "hybridless.yml"
+    path.write_bytes(b"service: shop\nprovider:\n  stage: d\xffv\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_document(path, display="hybridless.yml")
+
+    assert str(raised.value) == (
+        "hybridless.yml:3: is not UTF-8 text: byte(s) ff (invalid start byte)"
+    )
+
+
 # --- variables ----------------------------------------------------------------------------
 
 
@@ -382,6 +478,28 @@ def test_self_reference_cycles_are_errors() -> None:
         (2, "b", "${self:c} refers to itself: c -> b -> c"),
         (3, "c", "${self:b} refers to itself: b -> c -> b"),
     ]
+
+
+def test_variables_nested_too_deep_are_an_error_not_a_crash() -> None:
+    problems = resolve_error("a: 1\nb: " + "${env:" * 50 + "X" + "}" * 50 + "\n")
+
+    assert [(p.line, p.key, p.message) for p in problems] == [
+        (2, "b", "variables are nested more than 20 deep")
+    ]
+
+
+def test_a_long_chain_of_self_references_is_an_error_not_a_crash() -> None:
+    text = "".join(f"k{n}: ${{self:k{n + 1}}}\n" for n in range(300)) + "k300: end\n"
+
+    problems = resolve_error(text)
+
+    assert (problems[0].line, problems[0].key, problems[0].message) == (
+        1,
+        "k0",
+        "refers through a chain of more than 40 variables (k1 -> ... -> k41); shorten it",
+    )
+    shorter = "".join(f"k{n}: ${{self:k{n + 1}}}\n" for n in range(30)) + "k30: end\n"
+    assert resolve(shorter)["k0"] == "end"
 
 
 def test_malformed_variables_are_errors() -> None:

@@ -866,3 +866,38 @@ def test_the_example_without_its_network_names_every_missing_variable() -> None:
     assert str(raised.value).splitlines()[0] == (
         f"{EXAMPLE}:11: provider.vpc.vpcId: ${{env:VPC_ID}} is not set and has no fallback"
     )
+
+
+# Found by tests/unit/test_config_fuzz.py.
+
+
+def test_an_event_type_that_is_a_list_or_mapping_is_a_problem(tmp_path: Path) -> None:
+    text = LAMBDA_APP.replace("eventType: lambdaContainer", "eventType: [lambda]")
+
+    assert problems(tmp_path, text) == [
+        (
+            6,
+            "hybridless.functions.Worker.events[0].eventType",
+            "must be one of httpd, process, scheduledTask, lambdaContainer, lambda, not a list",
+        )
+    ]
+
+
+def test_a_file_that_is_only_null_is_empty_at_its_line_and_one_of_comments_has_none(
+    tmp_path: Path,
+) -> None:
+    assert problems(tmp_path, "# nothing yet\n~\n") == [
+        (2, "", "is empty: expected service, provider and hybridless")
+    ]
+    assert problems(tmp_path, "# nothing yet\n") == [
+        (None, "", "is empty: expected service, provider and hybridless")
+    ]
+
+
+def test_a_date_in_a_schedule_input_is_passed_as_the_text_written(tmp_path: Path) -> None:
+    text = LAMBDA_APP + "          protocol: scheduler\n          schedulerRate: rate(1 day)\n"
+    text += "          schedulerInput: {since: 2024-01-01}\n"
+
+    (event,) = build(tmp_path, text).lambda_events
+
+    assert event.trigger.input == '{"since":"2024-01-01"}'
