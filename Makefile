@@ -9,8 +9,10 @@ GROUND := $(PY) -m proving_ground
 PYTEST_ARGS ?=
 AWS_CLI_VENV := .venv-awscli
 AWS_CLI_VERSION := 1.46.3
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.2.533
 
-.PHONY: help setup e2e-tools test unit lint format demo image bench bench-tools ground-up ground-status ground-down clean
+.PHONY: help setup e2e-tools security-tools test unit lint format demo image bench bench-tools ground-up ground-status ground-down clean
 
 help:
 	@echo "make demo           deploy the example app against the local proving ground"
@@ -34,10 +36,10 @@ $(VENV)/.installed: pyproject.toml
 e2e-tools: setup
 	@bash scripts/e2e-tools.sh
 
-test: setup e2e-tools
+test: setup e2e-tools security-tools
 	$(GROUND) run -- $(PY) -m pytest $(PYTEST_ARGS)
 
-unit: setup
+unit: setup security-tools
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: setup
@@ -67,6 +69,15 @@ $(AWS_CLI_VENV)/.installed: Makefile
 	$(AWS_CLI_VENV)/bin/python -m pip install --quiet awscli==$(AWS_CLI_VERSION)
 	@touch $@
 
+# The policy checker the template tests run, in its own virtualenv: its pins conflict with ours.
+security-tools: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	@touch $@
+
 ground-up: setup
 	@$(GROUND) up
 
@@ -77,4 +88,4 @@ ground-down: setup
 	@$(GROUND) down
 
 clean: ground-down
-	rm -rf $(VENV) $(AWS_CLI_VENV) .ground .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(AWS_CLI_VENV) $(CHECKOV_VENV) .ground .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -27,6 +27,15 @@ from hybridless.model import App, Event, HttpdEvent, Listener, Route, Routing
 from hybridless.model.listeners import RouteKey, routed
 from hybridless.template.common import SSL_POLICY, Template, get_att, ref, unique
 from hybridless.template.network import Placement
+from hybridless.template.security import (
+    BALANCER_ACCESS_LOGS,
+    PRIVATE_BALANCER_PORT_80,
+    PRIVATE_HTTP_LISTENER,
+    PUBLIC_BALANCER_PORT_80,
+    PUBLIC_HTTP_LISTENER,
+    TEST_HTTP_LISTENER,
+    waive,
+)
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -122,41 +131,42 @@ def _add_balancer(
     reach = "internal" if balancer.private else "from anywhere"
     described = {HTTP_PORT: "HTTP listener", HTTPS_PORT: "HTTPS listener"}
     described.update({port: f"test listener {port}" for port in test_ports})
+    cidr = placement.cidr if balancer.private else "0.0.0.0/0"
+    open_to_all = PRIVATE_BALANCER_PORT_80 if balancer.private else PUBLIC_BALANCER_PORT_80
+    security_group = {
+        "Type": "AWS::EC2::SecurityGroup",
+        "Properties": {
+            "GroupDescription": f"{app.stack_name} {balancer.name}: listener ports {reach}",
+            "VpcId": placement.vpc_id,
+            "SecurityGroupIngress": [
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "CidrIp": cidr,
+                    "Description": described[port],
+                }
+                for port in [*ports, *test_ports]
+            ],
+        },
+    }
     template.add(
         balancer.security_group,
-        {
-            "Type": "AWS::EC2::SecurityGroup",
-            "Properties": {
-                "GroupDescription": f"{app.stack_name} {balancer.name}: listener ports {reach}",
-                "VpcId": placement.vpc_id,
-                "SecurityGroupIngress": [
-                    {
-                        "IpProtocol": "tcp",
-                        "FromPort": port,
-                        "ToPort": port,
-                        "CidrIp": placement.cidr if balancer.private else "0.0.0.0/0",
-                        "Description": described[port],
-                    }
-                    for port in [*ports, *test_ports]
-                ],
-            },
-        },
+        waive(security_group, *([open_to_all] if cidr == "0.0.0.0/0" else [])),
     )
     load_balancer: dict[str, Any] = {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer"}
     if placement.ready:
         load_balancer["DependsOn"] = list(placement.ready)
-    template.add(
-        balancer.name,
-        {
-            **load_balancer,
-            "Properties": {
-                "Type": "application",
-                "Scheme": "internal" if balancer.private else "internet-facing",
-                "Subnets": placement.subnets if balancer.private else placement.alb_subnets,
-                "SecurityGroups": [get_att(balancer.security_group, "GroupId")],
-            },
-        },
-    )
+    load_balancer["Properties"] = {
+        "Type": "application",
+        "Scheme": "internal" if balancer.private else "internet-facing",
+        "Subnets": placement.subnets if balancer.private else placement.alb_subnets,
+        "SecurityGroups": [get_att(balancer.security_group, "GroupId")],
+        "LoadBalancerAttributes": [
+            {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}
+        ],
+    }
+    template.add(balancer.name, waive(load_balancer, BALANCER_ACCESS_LOGS))
     if certificates:
         default: dict[str, Any] = {
             "Type": "redirect",
@@ -168,7 +178,10 @@ def _add_balancer(
         }
     else:
         default = _not_found()
-    template.add(balancer.http_listener, _listener(balancer, HTTP_PORT, "HTTP", default))
+    http = _listener(balancer, HTTP_PORT, "HTTP", default)
+    if not certificates:
+        waive(http, *(PRIVATE_HTTP_LISTENER if balancer.private else PUBLIC_HTTP_LISTENER))
+    template.add(balancer.http_listener, http)
     if certificates:
         _add_https_listener(template, balancer, balancer.https_listener, HTTPS_PORT, certificates)
     scheme = "https" if certificates else "http"
@@ -209,7 +222,9 @@ def _add_test_listener(
     if certificates:
         _add_https_listener(template, balancer, logical_id, port, certificates)
     else:
-        template.add(logical_id, _listener(balancer, port, "HTTP", _not_found()))
+        template.add(
+            logical_id, waive(_listener(balancer, port, "HTTP", _not_found()), *TEST_HTTP_LISTENER)
+        )
     scheme = "https" if certificates else "http"
     template.output(
         f"{'Private' if balancer.private else ''}TestEndpoint{port}",

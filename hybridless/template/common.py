@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hybridless.model import App
+from hybridless.template.security import LOG_GROUP_KEY, waive
 
 LAMBDA_ARN_PREFIX = ":lambda:"
 
@@ -110,12 +111,13 @@ def role(
 
 
 def log_group(name: str, retention_days: int) -> dict[str, Any]:
-    return {
+    group = {
         "Type": "AWS::Logs::LogGroup",
         "DeletionPolicy": "Delete",
         "UpdateReplacePolicy": "Delete",
         "Properties": {"LogGroupName": name, "RetentionInDays": retention_days},
     }
+    return waive(group, LOG_GROUP_KEY)
 
 
 def environment_list(pairs: tuple[tuple[str, Any], ...]) -> list[dict[str, Any]]:

@@ -17,6 +17,11 @@ an alarm fires. This is how AWS SAM deploys a function with `AutoPublishAlias` a
 documents. Every invoker then calls the alias instead of the function: traffic that went to the
 unqualified function would run whatever was uploaded last, bypassing both the shift and the
 rollback.
+
+Each function runs with a role of its own, granting what every part of the app may do
+(`provider.iam.role.statements`) and what only this function needs: writing to its own log
+group, reading the queue it is mapped to, reporting to CodeDeploy when it is a hook. A role
+shared by all functions would hand every function the queues and hook rights of the others.
 """
 
 from __future__ import annotations
@@ -45,9 +50,37 @@ from hybridless.template.common import (
     sub,
     unique,
 )
+from hybridless.template.security import (
+    ASYNCHRONOUS_NO_DEAD_LETTERS,
+    ENVIRONMENT_KEY,
+    NO_NETWORK,
+    OUTSIDE_NETWORK,
+    QUEUE_NO_DEAD_LETTERS,
+    SYNCHRONOUS_NO_DEAD_LETTERS,
+    UNRESERVED_CONCURRENCY,
+    Waiver,
+    waive,
+)
 
-FUNCTION_ROLE = "FunctionRole"
+ROLE_SUFFIX = "FunctionRole"
 HTTP_API = "HttpApi"
+API_ACCESS_LOGS = f"{HTTP_API}AccessLogGroup"
+# What API Gateway writes per request: enough to trace a request to its function's log, and no
+# header or body.
+API_ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "sourceIp": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "integrationError": "$context.integrationErrorMessage",
+    },
+    separators=(",", ":"),
+)
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 API_SOURCE_ARN = (
     f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{HTTP_API}}}/*"
 )
@@ -80,6 +113,11 @@ PREDEFINED_CONFIGS = {
 }
 ALL_AT_ONCE_CONFIG = "CodeDeployDefault.LambdaAllAtOnce"
 ROLLBACK_EVENTS = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+DEAD_LETTERS = {
+    "http": SYNCHRONOUS_NO_DEAD_LETTERS,
+    "httpLoadBalancer": SYNCHRONOUS_NO_DEAD_LETTERS,
+    "sqs": QUEUE_NO_DEAD_LETTERS,
+}
 
 
 @dataclass(frozen=True)
@@ -101,14 +139,6 @@ def add_functions(
     events = app.function_events
     if not events:
         return
-    template.add(
-        FUNCTION_ROLE,
-        role(
-            "lambda.amazonaws.com",
-            ["service-role/AWSLambdaBasicExecutionRole"],
-            [*app.iam_statements, *_trigger_statements(events), *_hook_statements(app)],
-        ),
-    )
     if any(event.trigger.protocol == "http" for event in events):
         _add_api(template, app)
     if any(event.deployment is not None for event in events):
@@ -120,7 +150,14 @@ def add_functions(
 
 def _add_api(template: Template, app: App) -> None:
     """One HTTP API for every `protocol: http` function of the app, deployed on every change
-    by its `$default` stage, so no deployment resource has to be renamed to redeploy."""
+    by its `$default` stage, so no deployment resource has to be renamed to redeploy. Its
+    access log is kept as long as the longest kept log of the functions behind it."""
+    retention = max(
+        e.log_retention_days for e in app.function_events if e.trigger.protocol == "http"
+    )
+    access_logs = template.add(
+        API_ACCESS_LOGS, log_group(f"/hybridless/{app.stack_name}-{HTTP_API}", retention)
+    )
     template.add(
         HTTP_API,
         {
@@ -132,7 +169,15 @@ def _add_api(template: Template, app: App) -> None:
         f"{HTTP_API}Stage",
         {
             "Type": "AWS::ApiGatewayV2::Stage",
-            "Properties": {"ApiId": ref(HTTP_API), "StageName": "$default", "AutoDeploy": True},
+            "Properties": {
+                "ApiId": ref(HTTP_API),
+                "StageName": "$default",
+                "AutoDeploy": True,
+                "AccessLogSettings": {
+                    "DestinationArn": get_att(access_logs, "Arn"),
+                    "Format": API_ACCESS_LOG_FORMAT,
+                },
+            },
         },
     )
     template.output("HttpApiUrl", get_att(HTTP_API, "ApiEndpoint"), "URL of the HTTP API")
@@ -180,18 +225,25 @@ def _add_api_routes(template: Template, event: FunctionEvent, invoked: _Invoked)
     )
 
 
-def _trigger_statements(events: tuple[FunctionEvent, ...]) -> list[dict[str, Any]]:
-    """What the role needs to read the queues its functions are mapped to."""
-    queues = [e.trigger.arn for e in events if e.trigger.protocol == "sqs" and e.trigger.arn]
-    if not queues:
-        return []
-    return [
-        {
-            "Effect": "Allow",
-            "Action": QUEUE_ACTIONS,
-            "Resource": unique(queues),
-        }
+def _add_role(template: Template, app: App, event: FunctionEvent, logs: str) -> str:
+    statements = [
+        {"Effect": "Allow", "Action": LOG_ACTIONS, "Resource": get_att(logs, "Arn")},
+        *app.iam_statements,
+        *_trigger_statements(event),
+        *_hook_statements(app, event),
     ]
+    return template.add(
+        f"{prefix(event.function, event.index)}{ROLE_SUFFIX}",
+        role("lambda.amazonaws.com", [], statements),
+        event.function,
+    )
+
+
+def _trigger_statements(event: FunctionEvent) -> list[dict[str, Any]]:
+    """What the role needs to read the queue the function is mapped to."""
+    if event.trigger.protocol != "sqs" or not event.trigger.arn:
+        return []
+    return [{"Effect": "Allow", "Action": QUEUE_ACTIONS, "Resource": event.trigger.arn}]
 
 
 def _hook_targets(app: App) -> list[str]:
@@ -204,12 +256,11 @@ def _hook_targets(app: App) -> list[str]:
     return unique(targets)
 
 
-def _hook_statements(app: App) -> list[dict[str, Any]]:
-    """A hook reports its verdict to CodeDeploy itself; the app's own functions share one role,
-    so when any of them is a hook the role may report on this app's deployment groups, and on
-    no other application's."""
-    functions = {event.function for event in app.function_events}
-    if not any(target in functions for target in _hook_targets(app)):
+def _hook_statements(app: App, event: FunctionEvent) -> list[dict[str, Any]]:
+    """A hook reports its verdict to CodeDeploy itself: the function a hook names may report on
+    this app's deployment groups, and on no other application's."""
+    hooks = {hook_function(app, target).name for target in _hook_targets(app)}
+    if function_name(app, event) not in hooks:
         return []
     return [
         {
@@ -271,9 +322,10 @@ def _add_function(
     logs = template.add(
         f"{p}LogGroup", log_group(f"/aws/lambda/{name}", event.log_retention_days), group
     )
+    function_role = _add_role(template, app, event, logs)
     properties: dict[str, Any] = {
         "FunctionName": name,
-        "Role": get_att(FUNCTION_ROLE, "Arn"),
+        "Role": get_att(function_role, "Arn"),
         "MemorySize": event.memory,
         "Timeout": event.timeout,
     }
@@ -295,7 +347,10 @@ def _add_function(
         properties["ReservedConcurrentExecutions"] = event.reserved_concurrency
     function = template.add(
         f"{p}Function",
-        {"Type": "AWS::Lambda::Function", "DependsOn": [logs], "Properties": properties},
+        waive(
+            {"Type": "AWS::Lambda::Function", "DependsOn": [logs], "Properties": properties},
+            *_waivers(app, event),
+        ),
         group,
     )
     template.output(f"{p}FunctionName", ref(function), f"{event.function}: function name")
@@ -306,6 +361,16 @@ def _add_function(
         template.output(f"{p}AliasArn", ref(alias), f"{event.function}: ARN of the live alias")
         invoked = _Invoked(ref(alias), ref(alias))
     _add_trigger(template, app, event, invoked, priorities)
+
+
+def _waivers(app: App, event: FunctionEvent) -> list[Waiver]:
+    waivers = [DEAD_LETTERS.get(event.trigger.protocol, ASYNCHRONOUS_NO_DEAD_LETTERS)]
+    waivers.append(NO_NETWORK if app.vpc is None else OUTSIDE_NETWORK)
+    if event.reserved_concurrency is None:
+        waivers.append(UNRESERVED_CONCURRENCY)
+    if event.environment:
+        waivers.append(ENVIRONMENT_KEY)
+    return waivers
 
 
 def _add_strategy(

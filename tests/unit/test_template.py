@@ -257,6 +257,14 @@ def test_the_load_balancer_security_group_opens_only_port_80() -> None:
     assert "SecurityGroupEgress" not in group
 
 
+def test_the_load_balancer_drops_invalid_header_fields() -> None:
+    template = render(example_app(), images_for(example_app()))
+
+    assert template["Resources"]["LoadBalancer"]["Properties"]["LoadBalancerAttributes"] == [
+        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}
+    ]
+
+
 def test_the_service_security_group_admits_only_container_ports_from_the_load_balancer(
     tmp_path: Path,
 ) -> None:
@@ -321,7 +329,7 @@ def test_the_task_role_does_not_depend_on_the_lambda_role() -> None:
         "Fn::GetAtt": ["TaskRole", "Arn"]
     }
     assert resources["GreeterFunction"]["Properties"]["Role"] == {
-        "Fn::GetAtt": ["FunctionRole", "Arn"]
+        "Fn::GetAtt": ["GreeterFunctionRole", "Arn"]
     }
 
 

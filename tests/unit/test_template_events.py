@@ -112,6 +112,15 @@ def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def own_logs(prefix: str) -> dict[str, Any]:
+    """The statement that lets a function write to its own log group and to no other."""
+    return {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": {"Fn::GetAtt": [f"{prefix}LogGroup", "Arn"]},
+    }
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -731,7 +740,10 @@ def test_a_zip_function_has_runtime_handler_and_the_uploaded_code(tmp_path: Path
     assert function["Code"] == code["Fn"]
     assert "PackageType" not in function
     assert "ImageConfig" not in function
-    assert function["Role"] == {"Fn::GetAtt": ["FunctionRole", "Arn"]}
+    assert function["Role"] == {"Fn::GetAtt": ["FnFunctionRole", "Arn"]}
+    role = template["Resources"]["FnFunctionRole"]["Properties"]
+    assert statements(template["Resources"]["FnFunctionRole"]) == [own_logs("Fn")]
+    assert "ManagedPolicyArns" not in role  # no logs:* on every log group of the account
 
 
 def test_zip_code_is_required_for_every_zip_function(tmp_path: Path) -> None:
@@ -783,16 +795,24 @@ def test_an_sqs_function_gets_a_mapping_and_may_read_that_queue(tmp_path: Path) 
               events:
                 - {{eventType: lambdaContainer, runtime: container, protocol: sqs,
                     protocolArn: "{QUEUE_ARN}"}}
+            Other:
+              events:
+                - {{eventType: lambdaContainer, runtime: container}}
         """,
     )
 
     mapping = template["Resources"]["ConsumerQueueMapping"]
-    granted = statements(template["Resources"]["FunctionRole"])
+    granted = statements(template["Resources"]["ConsumerFunctionRole"])
 
     assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
     assert mapping["Properties"]["EventSourceArn"] == QUEUE_ARN
     assert mapping["Properties"]["FunctionName"] == {"Ref": "ConsumerFunction"}
-    assert granted == [{"Effect": "Allow", "Action": QUEUE_ACTIONS, "Resource": [QUEUE_ARN]}]
+    assert granted == [
+        own_logs("Consumer"),
+        {"Effect": "Allow", "Action": QUEUE_ACTIONS, "Resource": QUEUE_ARN},
+    ]
+    # the queue is the consumer's business alone
+    assert statements(template["Resources"]["OtherFunctionRole"]) == [own_logs("Other")]
 
 
 def test_an_sns_function_gets_a_subscription_and_a_permission_for_that_topic(
@@ -828,7 +848,7 @@ def test_an_sns_function_gets_a_subscription_and_a_permission_for_that_topic(
         "Principal": "sns.amazonaws.com",
         "SourceArn": TOPIC_ARN,
     }
-    assert "Policies" not in template["Resources"]["FunctionRole"]["Properties"]
+    assert statements(template["Resources"]["ListenerFunctionRole"]) == [own_logs("Listener")]
 
 
 def test_a_scheduled_function_gets_a_rule_and_a_permission_for_that_rule(
@@ -978,6 +998,7 @@ def test_an_http_function_is_served_by_the_apps_http_api(tmp_path: Path) -> None
                   routes: [{path: /orders/*, method: GET}, {path: /orders, method: post}]
             Health:
               handler: health.handler
+              logsRetentionInDays: 90
               events:
                 - {eventType: lambda, runtime: python3.12, protocol: http}
         """,
@@ -1004,6 +1025,15 @@ def test_an_http_function_is_served_by_the_apps_http_api(tmp_path: Path) -> None
     assert permission["Principal"] == "apigateway.amazonaws.com"
     assert permission["FunctionName"] == {"Ref": "OrdersFunction"}
     assert "${HttpApi}" in permission["SourceArn"]["Fn::Sub"]
+    # every request is logged, kept as long as the longest kept log of its functions
+    assert props(template, "HttpApiStage")["AccessLogSettings"]["DestinationArn"] == {
+        "Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]
+    }
+    assert "$context.requestId" in props(template, "HttpApiStage")["AccessLogSettings"]["Format"]
+    assert props(template, "HttpApiAccessLogGroup") == {
+        "LogGroupName": "/hybridless/jobs-dev-HttpApi",
+        "RetentionInDays": 90,
+    }
     # an API needs neither a network nor a load balancer
     types = {resource["Type"] for resource in template["Resources"].values()}
     assert not any(t.startswith(("AWS::ElasticLoadBalancingV2::", "AWS::EC2::")) for t in types)
@@ -1130,9 +1160,10 @@ def test_iam_statements_land_on_the_task_role_and_the_function_role(tmp_path: Pa
     }
 
     assert statements(template["Resources"]["TaskRole"]) == [mine]
-    assert statements(template["Resources"]["FunctionRole"]) == [
+    assert statements(template["Resources"]["ConsumerFunctionRole"]) == [
+        own_logs("Consumer"),
         mine,
-        {"Effect": "Allow", "Action": QUEUE_ACTIONS, "Resource": [QUEUE_ARN]},
+        {"Effect": "Allow", "Action": QUEUE_ACTIONS, "Resource": QUEUE_ARN},
     ]
     # the execution role pulls and logs; the app's statements are not its business
     assert statements(template["Resources"]["TaskExecutionRole"]) == []
@@ -1277,7 +1308,7 @@ def test_raw_resources_are_merged_into_every_section(tmp_path: Path) -> None:
         },
     }
     assert template["Resources"]["Alerts"] == {"Type": "AWS::SNS::Topic", "Condition": "IsProd"}
-    assert {"ConsumerFunction", "FunctionRole", "ConsumerQueueMapping"} <= set(
+    assert {"ConsumerFunction", "ConsumerFunctionRole", "ConsumerQueueMapping"} <= set(
         template["Resources"]
     )
     assert {"ConsumerFunctionName", "ConsumerFunctionArn", "QueueUrl", "QueueArn"} == set(
@@ -1303,15 +1334,15 @@ def test_short_forms_in_resources_load_as_long_forms(tmp_path: Path) -> None:
     assert props(template, "ConsumerQueueMapping")["EventSourceArn"] == {
         "Fn::GetAtt": ["Queue", "Arn"]
     }
-    assert statements(template["Resources"]["FunctionRole"])[0]["Resource"] == [
-        {"Fn::GetAtt": ["Queue", "Arn"]}
-    ]
+    assert statements(template["Resources"]["ConsumerFunctionRole"])[1]["Resource"] == {
+        "Fn::GetAtt": ["Queue", "Arn"]
+    }
 
 
 @pytest.mark.parametrize(
     ("section", "name", "body"),
     [
-        ("Resources", "FunctionRole", "      Type: AWS::SNS::Topic\n"),
+        ("Resources", "ConsumerFunctionRole", "      Type: AWS::SNS::Topic\n"),
         ("Resources", "ConsumerFunction", "      Type: AWS::SNS::Topic\n"),
         ("Outputs", "ConsumerFunctionArn", "      Value: mine\n"),
     ],

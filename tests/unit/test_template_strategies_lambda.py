@@ -213,9 +213,10 @@ def test_the_application_and_service_role_are_shared_and_stay_in_the_root(
     ]
     assert "Policies" not in role  # no hooks: nothing to invoke
     assert of_types(template, {"AWS::CodeDeploy::Application", "AWS::IAM::Role"}) == [
-        "FunctionRole",
         "CodeDeployApplication",
         "CodeDeployRole",
+        "WorkerFunctionRole",
+        "CheckFunctionRole",
     ]
     assert {"CodeDeployApplication", "CodeDeployRole"}.isdisjoint(groups)
     assert {groups[f"{f}{kind}"] for f in ("Worker", "Check") for kind in SUFFIXES} == {
@@ -358,7 +359,7 @@ def test_a_hook_that_is_an_app_function_is_named_invoked_and_may_report(
             "Resource": [{"Fn::GetAtt": ["CheckFunction", "Arn"]}],
         }
     ]
-    assert statements(template, "FunctionRole") == [
+    assert statements(template, "CheckFunctionRole")[1:] == [
         {
             "Effect": "Allow",
             "Action": "codedeploy:PutLifecycleEventHookExecutionStatus",
@@ -368,6 +369,7 @@ def test_a_hook_that_is_an_app_function_is_named_invoked_and_may_report(
             },
         }
     ]
+    assert len(statements(template, "WorkerFunctionRole")) == 1  # its logs: it is no hook
 
 
 def test_a_hook_outside_the_app_by_name_is_invoked_by_its_arn_here(tmp_path: Path) -> None:
@@ -389,7 +391,8 @@ def test_a_hook_outside_the_app_by_name_is_invoked_by_its_arn_here(tmp_path: Pat
             ],
         }
     ]
-    assert statements(template, "FunctionRole") == []  # not the app's own: its role is not ours
+    # not the app's own: its role is not ours
+    assert len(statements(template, "WorkerFunctionRole")) == 1
 
 
 def test_a_hook_given_by_arn_is_named_by_its_function_name(tmp_path: Path) -> None:
@@ -429,7 +432,7 @@ def test_hooks_shared_by_functions_are_allowed_once(tmp_path: Path) -> None:
     assert statements(template, "CodeDeployRole")[0]["Resource"] == [
         {"Fn::GetAtt": ["CheckFunction", "Arn"]}
     ]
-    assert len(statements(template, "FunctionRole")) == 1
+    assert [len(statements(template, f"{f}FunctionRole")) for f in ("Worker", "Check")] == [1, 2]
 
 
 # --- invokers call the alias ------------------------------------------------------------------
@@ -616,6 +619,7 @@ def test_events_without_a_strategy_render_as_before(tmp_path: Path) -> None:
         assert after["Outputs"][key] == value, key
     assert [name for name in after["Resources"] if name.startswith("Worker")] == [
         "WorkerLogGroup",
+        "WorkerFunctionRole",
         "WorkerFunction",
     ]
     assert "WorkerAliasArn" not in after["Outputs"]
