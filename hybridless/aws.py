@@ -18,7 +18,7 @@ from hybridless import __version__
 from hybridless.credentials import Identity
 
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 8},
+    retries={"mode": "standard", "total_max_attempts": 9},
     user_agent_extra=f"hybridless/{__version__}",
 )
 

@@ -23,7 +23,8 @@ def test_no_module_but_aws_makes_a_client_or_a_retry_setting() -> None:
 
 
 def test_clients_retry_in_standard_mode_with_backoff_for_throttling() -> None:
-    assert CLIENT_CONFIG.retries == {"mode": "standard", "max_attempts": 8}
     client = Aws("eu-west-1").client("cloudformation")
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 9}
+    assert CLIENT_CONFIG.retries == client.meta.config.retries
     assert client.meta.config.retries["mode"] == "standard"
     assert client.meta.config.retries["total_max_attempts"] == 9
