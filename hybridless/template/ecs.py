@@ -105,10 +105,7 @@ def add_ecs(
             },
         )
         template.output("ClusterName", ref(CLUSTER), "ECS cluster of the app")
-    template.add(
-        EXECUTION_ROLE,
-        role("ecs-tasks.amazonaws.com", ["service-role/AmazonECSTaskExecutionRolePolicy"]),
-    )
+    template.add(EXECUTION_ROLE, _execution_role(app, events))
     template.add(TASK_ROLE, role("ecs-tasks.amazonaws.com", [], app.iam_statements))
     template.add(SERVICE_SG, _service_security_group(app, placement, balancers))
     _add_deployment_roles(template, app)
@@ -194,6 +191,38 @@ def _invocable(hook: HookFunction) -> Any:
     return sub(
         f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{hook.name}"
     )
+
+
+def _execution_role(app: App, events: tuple[EcsEvent, ...]) -> dict[str, Any]:
+    """What ECS needs to start this app's tasks: pull their images and write their logs. AWS's
+    managed policy for it allows every repository and log group of the account; this one names
+    the app's repositories and the tasks' log groups (`/hybridless/<stack>-*`). Names, not
+    references: the role stays valid wherever the nested split puts it."""
+    repositories = unique(event.task.image.repository for event in events)
+    account = "${AWS::Region}:${AWS::AccountId}"
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+            ],
+            "Resource": [
+                sub(f"arn:${{AWS::Partition}}:ecr:{account}:repository/{name}")
+                for name in repositories
+            ],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": sub(
+                f"arn:${{AWS::Partition}}:logs:{account}:log-group:/hybridless/{app.stack_name}-*"
+            ),
+        },
+    ]
+    return role("ecs-tasks.amazonaws.com", [], statements, "pull-and-log")
 
 
 def _cluster(event: EcsEvent) -> Any:

@@ -1165,8 +1165,34 @@ def test_iam_statements_land_on_the_task_role_and_the_function_role(tmp_path: Pa
         mine,
         {"Effect": "Allow", "Action": QUEUE_ACTIONS, "Resource": QUEUE_ARN},
     ]
-    # the execution role pulls and logs; the app's statements are not its business
-    assert statements(template["Resources"]["TaskExecutionRole"]) == []
+    # the execution role pulls the app's images and writes its tasks' logs, nothing else
+    execution = template["Resources"]["TaskExecutionRole"]["Properties"]
+    assert "ManagedPolicyArns" not in execution
+    assert statements(template["Resources"]["TaskExecutionRole"]) == [
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+            ],
+            "Resource": [
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:"
+                    "repository/shop/worker-0-dev"
+                }
+            ],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
+                "log-group:/hybridless/shop-dev-*"
+            },
+        },
+    ]
 
 
 def test_log_groups_keep_the_configured_retention(tmp_path: Path) -> None:
