@@ -268,7 +268,8 @@ def deploy_stack(
             raise _cancel(cloudformation, request, reporter, poller) from None
         break
     final = describe_stack(cloudformation, request.stack_name) or {}
-    result.status = str(final.get("StackStatus", result.status))
+    # What this deploy's own change ended in; the stack may already be in the next deploy's.
+    result.status = result.status or str(final.get("StackStatus", ""))
     result.outputs = {o["OutputKey"]: o["OutputValue"] for o in final.get("Outputs", [])}
     if not request.preview:
         _protect(cloudformation, request, final, reporter)

@@ -474,8 +474,8 @@ def test_a_deploy_waiting_for_another_fails_clearly_when_its_time_runs_out(play:
     outcomes = run_together(
         double,
         {"deployment_id": "20261122T101500.123Z-aaaaaaa"},
-        {"deployment_id": "20261122T101500.456Z-bbbbbbb", "timeout_minutes": 0.015},
-        stagger=0.6,
+        {"deployment_id": "20261122T101500.456Z-bbbbbbb", "timeout_minutes": 0.005},
+        stagger=0.8,
     )
 
     (one, one_log), (two, two_log) = outcomes
