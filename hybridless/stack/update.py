@@ -171,11 +171,9 @@ class Operation:
     started: bool = False
 
 
-class Overtaken(Exception):
-    """Another deploy changed the stack between this deploy's look at it and its own change."""
-
-
 def _overtaken(err: ClientError) -> bool:
+    """Whether CloudFormation refused because another deploy changed the stack between this
+    deploy's look at it and its own change."""
     if _code(err) in OVERTAKEN_CODES:
         return True
     return _code(err) == "ValidationError" and "state and can not be updated" in _message(err)
@@ -246,10 +244,13 @@ def deploy_stack(
                 result = _make_change(
                     cloudformation, request, existing, kind, reporter, poller, operation, attempt
                 )
-            except Overtaken as err:
+            except ClientError as err:
+                if not _overtaken(err):
+                    raise
                 operation.started = False
                 attempt += 1
-                _after_overtaken(request, str(err), reporter, poller, deadline)
+                reason = f"{_code(err)}: {_message(err)}"
+                _after_overtaken(request, reason, reporter, poller, deadline)
                 continue
             if result.executed and result.changed:
                 result.status = _follow(
@@ -657,8 +658,6 @@ def _direct(
         if _code(err) == "ValidationError" and _is_no_changes(_message(err)):
             reporter.info("no changes: the stack already matches this template")
             return StackResult(request.stack_name, "", changed=False, executed=False)
-        if _overtaken(err):
-            raise Overtaken(f"{_code(err)}: {_message(err)}") from None
         raise
     return StackResult(request.stack_name, "")
 
@@ -685,16 +684,9 @@ def _change_set(
         if _code(err) == "ValidationError" and _is_no_changes(_message(err)):
             reporter.info("no changes: the stack already matches this template")
             return StackResult(request.stack_name, "", changed=False, executed=False)
-        if _overtaken(err):
-            raise Overtaken(f"{_code(err)}: {_message(err)}") from None
         raise
     change_set_id = str(created["Id"])
-    try:
-        described = _wait_for_change_set(cloudformation, change_set_id, poller)
-    except ClientError as err:
-        if _overtaken(err):
-            raise Overtaken(f"{_code(err)}: {_message(err)}") from None
-        raise
+    described = _wait_for_change_set(cloudformation, change_set_id, poller)
     if described["Status"] == "FAILED":
         reason = str(described.get("StatusReason", ""))
         if _is_no_changes(reason):
@@ -715,11 +707,10 @@ def _change_set(
     try:
         cloudformation.execute_change_set(ChangeSetName=change_set_id)
     except ClientError as err:
-        if not _overtaken(err):
-            raise
-        with contextlib.suppress(ClientError):
-            cloudformation.delete_change_set(ChangeSetName=change_set_id)
-        raise Overtaken(f"{_code(err)}: {_message(err)}") from None
+        if _overtaken(err):  # stale now: the deploy makes a new one once the stack settles
+            with contextlib.suppress(ClientError):
+                cloudformation.delete_change_set(ChangeSetName=change_set_id)
+        raise
     return result
 
 
