@@ -110,6 +110,10 @@ def role(
     return {"Type": "AWS::IAM::Role", "Properties": properties}
 
 
+# What a function or a task needs to write its own log: streams, events, nothing else.
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+
+
 def log_group(name: str, retention_days: int) -> dict[str, Any]:
     group = {
         "Type": "AWS::Logs::LogGroup",

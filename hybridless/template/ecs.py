@@ -42,6 +42,7 @@ from hybridless.model import (
 from hybridless.model.types import EcsDeployment, EcsEvent
 from hybridless.template.balancers import Balancer, add_rules, add_test_rule, balancer_of
 from hybridless.template.common import (
+    LOG_ACTIONS,
     HookFunction,
     Template,
     environment_list,
@@ -216,7 +217,7 @@ def _execution_role(app: App, events: tuple[EcsEvent, ...]) -> dict[str, Any]:
         },
         {
             "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Action": LOG_ACTIONS,
             "Resource": sub(
                 f"arn:${{AWS::Partition}}:logs:{account}:log-group:/hybridless/{app.stack_name}-*"
             ),

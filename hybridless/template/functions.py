@@ -37,6 +37,7 @@ from hybridless.model.listeners import RouteKey, api_route_key
 from hybridless.model.types import FunctionDeployment, FunctionEvent
 from hybridless.template.balancers import add_rules
 from hybridless.template.common import (
+    LOG_ACTIONS,
     Template,
     function_name,
     get_att,
@@ -80,7 +81,6 @@ API_ACCESS_LOG_FORMAT = json.dumps(
     },
     separators=(",", ":"),
 )
-LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 API_SOURCE_ARN = (
     f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{HTTP_API}}}/*"
 )
